@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Permission(str, Enum):
+class Permission(StrEnum):
     """The closed vocabulary of permissions a package may ask for (see docs/permissions.md)."""
 
     RECORDS_READ = "records:read"
@@ -18,7 +18,7 @@ class Permission(str, Enum):
     SECRETS_READ = "secrets:read"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """A user's role in a tenant, from least to most privileged."""
 
     MEMBER = "member"
@@ -35,14 +35,14 @@ class Role(str, Enum):
         return self.rank >= required.rank
 
 
-class Effect(str, Enum):
+class Effect(StrEnum):
     """What a tool does: read tenant data, or request a change through a directive."""
 
     READ = "read"
     WRITE = "write"
 
 
-class DirectiveStatus(str, Enum):
+class DirectiveStatus(StrEnum):
     """A directive's lifecycle state."""
 
     REQUESTED = "requested"

@@ -1,4 +1,4 @@
-"""Hook specifications: how a package plugs into the FleetPrompt host (pluggy project ``fleetprompt``).
+"""Hook specifications: how a package plugs into the host (pluggy project ``fleetprompt``).
 
 A package's entry point (group ``fleetprompt.packages``) loads an object registered as a
 pluggy plugin. Contribution hooks (tools, handlers) are called on every package; lifecycle

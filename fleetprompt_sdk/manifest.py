@@ -26,7 +26,9 @@ from .naming import (
 MANIFEST_FILENAME = "fleetprompt.json"
 #: Version of the validation rule set (schema + semantic rules); carried in the schema $id.
 RULESET_VERSION = "1.0"
-MANIFEST_SCHEMA_ID = f"https://fleetprompt.dev/schemas/manifest/{RULESET_VERSION}/manifest.schema.json"
+MANIFEST_SCHEMA_ID = (
+    f"https://fleetprompt.dev/schemas/manifest/{RULESET_VERSION}/manifest.schema.json"
+)
 
 JsonSchema = dict[str, Any]
 
@@ -57,7 +59,7 @@ class ConfigSpec(_Strict):
         default_factory=lambda: {"type": "object", "properties": {}},
         description=(
             "JSON Schema (draft 2020-12) of the config object. Mark a property secret "
-            "with \"secret\": true; secrets are encrypted at rest and never shown."
+            'with "secret": true; secrets are encrypted at rest and never shown.'
         ),
     )
 
@@ -127,7 +129,9 @@ class AgentProfile(_Strict):
     name: str = Field(pattern=LOCAL_NAME_PATTERN)
     description: str = ""
     system_prompt: str = Field(min_length=1)
-    tools: list[str] = Field(default_factory=list, description="Tool names, this package's or 'pkg__tool'.")
+    tools: list[str] = Field(
+        default_factory=list, description="Tool names: this package's, or 'pkg__tool'."
+    )
     model: str | None = None
 
 

@@ -32,7 +32,7 @@ class Actor(BaseModel):
                 f"invalid actor {value!r}: expected user:NAME, agent:NAME or system:NAME",
                 code="invalid-actor",
             )
-        return cls(kind=m.group(1), name=m.group(2))  # type: ignore[arg-type]
+        return cls(kind=m.group(1), name=m.group(2))
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.name}"

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .context import InstallContext
+from .enums import Effect
 from .handlers import DirectiveHandler, SignalHandler
 from .hookspecs import hookimpl
-from .enums import Effect
 from .tools import Tool, build_tool
 
 F = TypeVar("F", bound=Callable[..., Any])

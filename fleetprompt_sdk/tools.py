@@ -86,7 +86,7 @@ class Tool:
                 info.description = self._arg_docs[name]
             fields[name] = (annotation, info)
         model_name = "".join(part.title() for part in self.name.replace("-", "_").split("_"))
-        model = create_model(  # type: ignore[call-overload]
+        model = create_model(
             f"{model_name}Arguments", __config__=ConfigDict(extra="forbid"), **fields
         )
         return cast("type[BaseModel]", model)
@@ -200,7 +200,8 @@ def tool(
 ) -> Any:
     """Turn a typed function into a :class:`Tool`.
 
-    Use bare (``@tool``) or with options (``@tool(effect="write", directive="crm.contact.create")``).
+    Use bare (``@tool``) or with options
+    (``@tool(effect="write", directive="crm.contact.create")``).
     The function's first parameter receives a :class:`~fleetprompt_sdk.context.ToolContext`
     and is not part of the parameter schema; the docstring is the description.
     """

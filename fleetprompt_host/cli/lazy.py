@@ -15,7 +15,10 @@ class LazyGroup(click.Group):
     """A group whose subcommands are given as ``{"name": ("module", "attr", "help")}``."""
 
     def __init__(
-        self, *args: object, lazy_commands: dict[str, tuple[str, str, str]] | None = None, **kw: object
+        self,
+        *args: object,
+        lazy_commands: dict[str, tuple[str, str, str]] | None = None,
+        **kw: object,
     ) -> None:
         super().__init__(*args, **kw)  # type: ignore[arg-type]
         self.lazy_commands = dict(lazy_commands or {})
