@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import subprocess
 import sys
 import tempfile
@@ -73,12 +74,10 @@ def _write_fake_distribution(site: Path, index: int) -> None:
     module = site / name
     module.mkdir()
     (module / "__init__.py").write_text(
-        "from fleetprompt_sdk import Package\npackage = Package(%r)\n" % f"bench{index}"
+        f"from fleetprompt_sdk import Package\npackage = Package('bench{index}')\n"
     )
-    (module / "fleetprompt.json").write_text(
-        '{"manifest_version": 1, "name": "bench%d", "version": "1.0.0", '
-        '"display_name": "Bench %d"}' % (index, index)
-    )
+    manifest = {"name": f"bench{index}", "version": "1.0.0", "display_name": f"Bench {index}"}
+    (module / "fleetprompt.json").write_text(json.dumps(manifest))
     info = site / f"{name}-1.0.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0.0\n")
@@ -104,6 +103,7 @@ def bench_discovery(quick: bool) -> None:
             _write_fake_distribution(site, i)
         sys.path.insert(0, str(site))
         try:
+
             def bare() -> None:
                 found = [
                     ep

@@ -20,7 +20,11 @@ def timeit(fn: Callable[[], object], *, repeat: int, warmup: int = 1) -> float:
 
 
 def ratio_line(
-    name: str, value: float, baseline_name: str, baseline: float, unit: str = "ms",
+    name: str,
+    value: float,
+    baseline_name: str,
+    baseline: float,
+    unit: str = "ms",
     target: str = "",
 ) -> str:
     """Format ``name: value (baseline: value) ratio``; values are seconds shown in ``unit``."""
