@@ -1,27 +1,44 @@
 """Manifest validation: the published JSON Schema first, then the semantic rules.
 
-``validate_document`` never raises for bad input: every finding is a
-:class:`~fleetprompt_sdk.errors.Problem` with a stable code and a JSON path.
+``validate_document`` never raises for bad input, whatever its shape: every finding is a
+:class:`~fleetprompt_sdk.errors.Problem` with a stable code (registered in
+:mod:`fleetprompt_host.problem_codes`, explained in docs/errors.md) and a JSON path.
+Structural and semantic problems are reported together, so one run shows everything.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
 
 from fleetprompt_sdk.errors import Problem
 from fleetprompt_sdk.manifest import (
     MANIFEST_SCHEMA_ID,
     RULESET_VERSION,
     Manifest,
-    manifest_json_schema,
 )
+
+from .json_paths import json_path
+from .schema_problems import schema_problems
+from .semantic_rules import ManifestView, guarded, semantic_problems
+from .semantic_rules.graph import graph_problems
+
+__all__ = [
+    "ValidationReport",
+    "json_path",
+    "schema_problems",
+    "validate_document",
+    "validate_documents",
+]
 
 
 @dataclass
 class ValidationReport:
-    """The outcome of validating one manifest document."""
+    """The outcome of validating one manifest document.
+
+    ``manifest`` is the parsed model when the document is structurally valid (it may
+    still have semantic problems: check :attr:`ok`).
+    """
 
     origin: str
     problems: list[Problem] = field(default_factory=list)
@@ -35,43 +52,42 @@ class ValidationReport:
         return not any(p.severity == "error" for p in self.problems)
 
 
-@lru_cache(maxsize=1)
-def _schema_validator() -> Any:
-    from jsonschema import Draft202012Validator
-
-    return Draft202012Validator(manifest_json_schema())
-
-
-def json_path(parts: Any) -> str:
-    """Render a sequence of keys and indexes as ``tools[2].parameters.type``."""
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
+def _add(report: ValidationReport, problems: Sequence[Problem]) -> None:
+    seen = {(p.code, p.path) for p in report.problems}
+    for problem in problems:
+        if (problem.code, problem.path) not in seen:
+            seen.add((problem.code, problem.path))
+            report.problems.append(problem)
 
 
-def schema_problems(data: object) -> list[Problem]:
-    """Return the problems the published JSON Schema finds, most specific first."""
-    problems: list[Problem] = []
-    for error in sorted(_schema_validator().iter_errors(data), key=lambda e: list(e.path)):
-        problems.append(
-            Problem(
-                code=f"schema-{error.validator}",
-                path=json_path(error.absolute_path),
-                message=error.message,
-            )
-        )
-    return problems
+def _parse(data: object) -> Manifest | None:
+    try:
+        return Manifest.model_validate(data)
+    except Exception:  # the schema accepted it, so this is the model disagreeing: ignore
+        return None
 
 
 def validate_document(data: object, origin: str = "<manifest>") -> ValidationReport:
-    """Validate raw manifest JSON; return a report with every problem found."""
+    """Validate raw manifest JSON; return a report with every problem found. Never raises."""
     report = ValidationReport(origin=origin)
-    report.problems.extend(schema_problems(data))
-    if report.problems:
-        return report
-    report.manifest = Manifest.model_validate(data)
+    structural = list(guarded(lambda: schema_problems(data), "json-schema"))
+    _add(report, structural)
+    _add(report, semantic_problems(data))
+    if not structural:
+        report.manifest = _parse(data)
     return report
+
+
+def validate_documents(documents: Sequence[tuple[object, str]]) -> list[ValidationReport]:
+    """Validate several manifests together: each on its own, then the rules across them
+    (dependency cycles, dependency versions, references into a dependency's manifest)."""
+    reports = [validate_document(data, origin) for data, origin in documents]
+    views = [ManifestView(data) for data, _ in documents]
+    try:
+        across = graph_problems(views)
+    except Exception as exc:  # one broken rule may not hide the per-document findings
+        failure = Problem("validator-internal-error", "", f"graph rules failed: {exc!r}")
+        across = [[failure] for _ in views]
+    for report, problems in zip(reports, across, strict=True):
+        _add(report, problems)
+    return reports

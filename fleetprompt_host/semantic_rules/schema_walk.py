@@ -1,0 +1,177 @@
+"""Walking and checking the JSON Schemas embedded in a manifest.
+
+The manifest embeds schemas in five places (config, collections, signal data, directive
+params, tool parameters). Each must itself be a valid draft 2020-12 schema whose local
+``$ref``s resolve, so that the runtime can later validate data against it without
+surprises; these helpers do the walking and the checking for the rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote
+
+from ..json_paths import PathPart
+
+#: Keywords whose value is one subschema.
+_ONE = (
+    "items", "additionalProperties", "unevaluatedProperties", "unevaluatedItems", "contains",
+    "propertyNames", "not", "if", "then", "else", "additionalItems",
+)  # fmt: skip
+#: Keywords whose value maps names to subschemas.
+_MAP = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+#: Keywords whose value is a list of subschemas.
+_LIST = ("allOf", "anyOf", "oneOf", "prefixItems")
+#: Deeper than this, a schema is reported rather than walked (keeps recursion bounded).
+MAX_DEPTH = 48
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """One embedded schema: where it sits, what it describes, and the schema itself."""
+
+    path: str
+    kind: str
+    schema: Any
+
+
+def subschemas(
+    schema: Any, parts: tuple[PathPart, ...] = ()
+) -> Iterator[tuple[tuple[PathPart, ...], dict[str, Any]]]:
+    """Yield ``(relative parts, subschema)`` for ``schema`` and every schema inside it."""
+    if not isinstance(schema, dict) or len(parts) > MAX_DEPTH:
+        return
+    yield parts, schema
+    for key in _ONE:
+        if key in schema:
+            yield from subschemas(schema[key], (*parts, key))
+    for key in _MAP:
+        value = schema.get(key)
+        if isinstance(value, dict):
+            for name, sub in value.items():
+                yield from subschemas(sub, (*parts, key, str(name)))
+    for key in _LIST:
+        value = schema.get(key)
+        if isinstance(value, list):
+            for index, sub in enumerate(value):
+                yield from subschemas(sub, (*parts, key, index))
+
+
+@lru_cache(maxsize=1)
+def _meta_validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(
+        Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+_TYPES = "array, boolean, integer, null, number, object, string"
+
+
+def meta_errors(schema: Any) -> list[tuple[tuple[PathPart, ...], str]]:
+    """Return ``(parts, message)`` for each way ``schema`` breaks the draft 2020-12 metaschema."""
+    found: dict[tuple[PathPart, ...], str] = {}
+    try:
+        for error in _meta_validator().iter_errors(schema):
+            parts = tuple(error.absolute_path)
+            if parts and parts[-1] == "type" and error.validator == "anyOf":
+                message = f"{error.instance!r} is not a JSON Schema type (one of {_TYPES})"
+            elif error.validator == "format" and error.validator_value == "regex":
+                message = f"{error.instance!r} is not a valid regular expression"
+            else:
+                message = error.message
+            found.setdefault(parts, message)
+    except RecursionError:
+        return [((), "schema is nested too deeply to check")]
+    return sorted(found.items(), key=lambda item: [str(p) for p in item[0]])
+
+
+_MISSING = object()
+
+
+def _resolve_pointer(root: Any, pointer: str) -> Any:
+    """Return the node at the JSON pointer ``pointer`` (``/$defs/x``), or ``_MISSING``."""
+    node = root
+    for raw in pointer.split("/")[1:] if pointer else []:
+        token = unquote(raw).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return _MISSING
+    return node
+
+
+def _loops(root: Any, ref: str) -> bool:
+    """Return True when following ``$ref`` from ``ref`` comes back without reaching a schema."""
+    seen: set[str] = set()
+    while ref.startswith("#") and ref not in seen:
+        seen.add(ref)
+        node = _resolve_pointer(root, ref[1:]) if ref.startswith("#/") or ref == "#" else None
+        if not isinstance(node, dict) or not isinstance(node.get("$ref"), str):
+            return False
+        ref = node["$ref"]
+    return ref in seen
+
+
+def ref_errors(schema: Any) -> list[tuple[tuple[PathPart, ...], str]]:
+    """Return ``(parts, message)`` for each ``$ref`` that does not resolve inside ``schema``.
+
+    Only local references (``#/$defs/...``, ``#anchor``) are allowed: a manifest is
+    validated and used without network access, so remote schemas cannot be fetched.
+    """
+    anchors = {
+        sub["$anchor"] for _, sub in subschemas(schema) if isinstance(sub.get("$anchor"), str)
+    }
+    found: list[tuple[tuple[PathPart, ...], str]] = []
+    for parts, sub in subschemas(schema):
+        ref = sub.get("$ref")
+        if not isinstance(ref, str):
+            continue
+        where = (*parts, "$ref")
+        if not ref.startswith("#"):
+            found.append((where, f"{ref!r} is not a local reference; embed it under $defs"))
+        elif ref.startswith("#/") or ref == "#":
+            if _resolve_pointer(schema, ref[1:]) is _MISSING:
+                found.append((where, f"{ref!r} points to nothing in this schema"))
+            elif _loops(schema, ref):
+                found.append((where, f"{ref!r} starts a $ref loop that never reaches a schema"))
+        elif ref[1:] not in anchors:
+            found.append((where, f"{ref!r} names no $anchor in this schema"))
+    return found
+
+
+def is_usable(schema: Any) -> bool:
+    """Return True when ``schema`` can safely be used to validate instances."""
+    return isinstance(schema, dict) and not meta_errors(schema) and not ref_errors(schema)
+
+
+class SchemaUnusable(Exception):
+    """Validating against an embedded schema cannot finish (e.g. a ``$ref`` loop)."""
+
+
+def instance_errors(
+    schema: dict[str, Any], instance: Any, at: tuple[PathPart, ...] = ()
+) -> list[tuple[tuple[PathPart, ...], str]]:
+    """Validate ``instance`` against the subschema of ``schema`` at ``at``.
+
+    Returns ``(instance parts, message)`` per error; raises :class:`SchemaUnusable` when
+    validation itself cannot finish, which the caller reports as a schema problem.
+    """
+    from jsonschema import Draft202012Validator
+
+    sub: Any = schema
+    for part in at:
+        sub = sub[part]
+    try:
+        validator = Draft202012Validator(schema).evolve(schema=sub)
+        return [(tuple(e.absolute_path), e.message) for e in validator.iter_errors(instance)]
+    except RecursionError:
+        raise SchemaUnusable("its $ref chain never reaches a schema") from None
+    except Exception as exc:  # jsonschema/referencing raise several unrelated types here
+        raise SchemaUnusable(f"{type(exc).__name__}: {exc}") from None
