@@ -114,7 +114,9 @@ class FakeRecords:
             key=key,
             data=copy.deepcopy(data),
             package=self._tenant.name,
-            provisioned=self._provisioning or bool(old and old.provisioned),
+            # Only records a lifecycle hook creates count as provisioned: an upgrade that
+            # rewrites a user's record must not make it disappear on uninstall.
+            provisioned=old.provisioned if old else self._provisioning,
             created_at=old.created_at if old else now,
             updated_at=now,
         )
