@@ -1,0 +1,3 @@
+"""The entry point names a plain dictionary, not a plugin."""
+
+SETTINGS = {"colour": "blue"}

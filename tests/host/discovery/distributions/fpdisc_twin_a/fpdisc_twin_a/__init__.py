@@ -1,0 +1,3 @@
+"""Must never be imported: discovery refuses this package before loading its code."""
+
+raise AssertionError("fpdisc_twin_a was imported although discovery should have refused it")
