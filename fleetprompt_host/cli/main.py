@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "validate",
         "Validate package manifests (directories, manifest files, wheels, sdists).",
     ),
+    "tools": ("fleetprompt_host.cli.tools_cmd", "tools", "Regenerate manifest tools from code."),
     "packages": (
         "fleetprompt_host.cli.packages_cmd",
         "packages",
