@@ -5,8 +5,10 @@ a wheel, an sdist, or an installed distribution.
 from __future__ import annotations
 
 import json
+import os
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from importlib.metadata import Distribution
 from pathlib import Path
@@ -21,21 +23,33 @@ MAX_MANIFEST_BYTES = 1_000_000
 
 @dataclass(frozen=True)
 class ManifestDocument:
-    """Raw manifest JSON and where it came from (for messages)."""
+    """Raw manifest JSON and where it came from (for messages).
+
+    ``file`` is the file on disk that holds the manifest (the archive, for wheels and
+    sdists) and ``text`` the manifest's JSON text, for pointing problems at lines.
+    """
 
     data: object
     origin: str
+    file: Path | None = None
+    text: str | None = None
 
 
-def _parse(raw: bytes, origin: str) -> ManifestDocument:
+def _parse(raw: bytes, origin: str, file: Path | None = None) -> ManifestDocument:
     if len(raw) > MAX_MANIFEST_BYTES:
         raise ManifestError(
-            f"{origin}: manifest is larger than {MAX_MANIFEST_BYTES} bytes", code="manifest-too-large"
+            f"{origin}: manifest is larger than {MAX_MANIFEST_BYTES} bytes",
+            code="manifest-too-large",
         )
     try:
-        return ManifestDocument(data=json.loads(raw.decode("utf-8")), origin=origin)
+        text = raw.decode("utf-8-sig")
+        return ManifestDocument(data=json.loads(text), origin=origin, file=file, text=text)
+    except RecursionError:
+        raise ManifestError(f"{origin}: JSON nested too deeply", code="manifest-not-json") from None
     except UnicodeDecodeError as exc:
-        raise ManifestError(f"{origin}: not UTF-8 ({exc.reason})", code="manifest-not-json") from None
+        raise ManifestError(
+            f"{origin}: not UTF-8 ({exc.reason})", code="manifest-not-json"
+        ) from None
     except json.JSONDecodeError as exc:
         raise ManifestError(
             f"{origin}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
@@ -57,16 +71,21 @@ def _pick(candidates: list[str], origin: str) -> str:
     return shallow[0]
 
 
+def _skipped(directory: str) -> bool:
+    return directory in _SKIP_DIRS or directory.endswith(".egg-info") or directory.startswith(".")
+
+
 def from_directory(path: Path) -> ManifestDocument:
     """Find the manifest inside a package source tree (``src/`` layouts included)."""
     found: list[str] = []
-    for candidate in path.rglob(MANIFEST_FILENAME):
-        rel = candidate.relative_to(path)
-        if any(part in _SKIP_DIRS or part.endswith(".egg-info") for part in rel.parts[:-1]):
-            continue
-        found.append(rel.as_posix())
+    # Walk with pruning: a source tree may hold a virtualenv or build output that a
+    # plain recursive glob would crawl through in full.
+    for folder, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not _skipped(d))
+        if MANIFEST_FILENAME in files:
+            found.append((Path(folder) / MANIFEST_FILENAME).relative_to(path).as_posix())
     chosen = _pick(found, str(path))
-    return _parse((path / chosen).read_bytes(), str(path / chosen))
+    return _parse((path / chosen).read_bytes(), str(path / chosen), path / chosen)
 
 
 def from_wheel(path: Path) -> ManifestDocument:
@@ -74,13 +93,16 @@ def from_wheel(path: Path) -> ManifestDocument:
     try:
         with zipfile.ZipFile(path) as zf:
             names = [
-                n for n in zf.namelist()
+                n
+                for n in zf.namelist()
                 if n.rsplit("/", 1)[-1] == MANIFEST_FILENAME and ".dist-info/" not in n
             ]
             chosen = _pick(names, str(path))
-            return _parse(zf.read(chosen), f"{path}!{chosen}")
-    except zipfile.BadZipFile:
-        raise ManifestError(f"{path}: not a valid wheel (bad zip file)", code="archive-invalid") from None
+            return _parse(zf.read(chosen), f"{path}!{chosen}", path)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise ManifestError(
+            f"{path}: not a valid wheel ({exc or type(exc).__name__})", code="archive-invalid"
+        ) from None
 
 
 def from_sdist(path: Path) -> ManifestDocument:
@@ -90,15 +112,16 @@ def from_sdist(path: Path) -> ManifestDocument:
             members = {
                 m.name: m
                 for m in tf.getmembers()
-                if m.isfile() and m.name.rsplit("/", 1)[-1] == MANIFEST_FILENAME
+                if m.isfile()
+                and m.name.rsplit("/", 1)[-1] == MANIFEST_FILENAME
                 and not any(part in _SKIP_DIRS for part in m.name.split("/")[1:-1])
             }
             chosen = _pick(list(members), str(path))
             handle = tf.extractfile(members[chosen])
             if handle is None:
                 raise ManifestError(f"{path}!{chosen}: unreadable", code="archive-invalid")
-            return _parse(handle.read(), f"{path}!{chosen}")
-    except tarfile.TarError as exc:
+            return _parse(handle.read(), f"{path}!{chosen}", path)
+    except (tarfile.TarError, zlib.error, EOFError, OSError) as exc:
         raise ManifestError(f"{path}: not a valid sdist ({exc})", code="archive-invalid") from None
 
 
@@ -113,7 +136,13 @@ def from_path(path: Path) -> ManifestDocument:
         return from_wheel(path)
     if name.endswith((".tar.gz", ".tgz", ".tar")):
         return from_sdist(path)
-    return _parse(path.read_bytes(), str(path))
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ManifestError(
+            f"{path}: cannot be read ({exc.strerror})", code="manifest-unreadable"
+        ) from None
+    return _parse(raw, str(path), path)
 
 
 def from_distribution(dist: Distribution, module: str) -> ManifestDocument:
@@ -125,7 +154,8 @@ def from_distribution(dist: Distribution, module: str) -> ManifestDocument:
     top = module.split(".")[0]
     origin = f"distribution {dist.metadata['Name']}"
     candidates = [
-        f for f in (dist.files or [])
+        f
+        for f in (dist.files or [])
         if f.name == MANIFEST_FILENAME and f.parts and f.parts[0] == top
     ]
     if candidates:

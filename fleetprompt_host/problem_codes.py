@@ -43,6 +43,7 @@ _ENTRIES: tuple[tuple[str, Category, str], ...] = (
     ("manifest-ambiguous", "source", "Several manifests at the same depth; a package ships one."),
     ("manifest-not-json", "source", "The manifest is not UTF-8 JSON."),
     ("manifest-too-large", "source", "The manifest is larger than the size limit."),
+    ("manifest-unreadable", "source", "The manifest file exists but cannot be read."),
     ("archive-invalid", "source", "The wheel or sdist cannot be read as an archive."),
     # -- structure (the published JSON Schema) -------------------------------------------
     ("schema-required", "schema", "A required field is missing."),
