@@ -1,0 +1,32 @@
+"""Storage models: host tables (:class:`HostBase`) and tenant tables (:class:`TenantBase`)."""
+
+from __future__ import annotations
+
+from .conversations import ConversationRow, MessageRow
+from .counters import CounterRow, allocate
+from .deliveries import DeliveryRow
+from .directives import DirectiveRow
+from .executions import ExecutionRow, ExecutionStepRow
+from .host import HostAuditRow, KnownPackageRow, TenantRow
+from .installations import InstallationRow
+from .members import MemberRow
+from .records import RecordRow
+from .signals import SignalRow
+
+__all__ = [
+    "ConversationRow",
+    "CounterRow",
+    "DeliveryRow",
+    "DirectiveRow",
+    "ExecutionRow",
+    "ExecutionStepRow",
+    "HostAuditRow",
+    "InstallationRow",
+    "KnownPackageRow",
+    "MemberRow",
+    "MessageRow",
+    "RecordRow",
+    "SignalRow",
+    "TenantRow",
+    "allocate",
+]

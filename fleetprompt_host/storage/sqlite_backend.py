@@ -1,0 +1,220 @@
+"""SQLite storage: a host file plus one file per tenant, each tenant on its own engine.
+
+Tenant ``acme`` lives in ``<tenants dir>/org_acme.sqlite``. Its connections open the file
+read-write without creating it (a deleted tenant is never silently recreated), run in WAL
+mode with a busy timeout, begin write transactions with ``BEGIN IMMEDIATE`` (so two
+writers queue instead of deadlocking on a lock upgrade) and carry an authorizer that
+refuses ATTACH, DDL and pragma changes (see :mod:`.sqlite_guard`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import create_engine, delete, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
+
+from . import migrate
+from .backend import Backend, TenantHandle, TenantInitializer
+from .base import HOST_SCHEMA, TENANT_SCHEMA
+from .models.host import TenantRow
+from .models.signals import SignalRow
+from .sqlite_guard import install as install_guard
+
+BUSY_TIMEOUT_MS = 30_000
+_TENANT_MAP: dict[str, str | None] = {TENANT_SCHEMA: None}
+
+
+def _configure(engine: Engine, *, guarded: bool, wal: bool) -> None:
+    """Take transaction control away from pysqlite and set the pragmas every connection needs."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        # isolation_level=None stops pysqlite's implicit BEGINs: we emit our own below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if wal:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+        if guarded:
+            record.info["fp_guard"] = install_guard(dbapi_connection)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        readonly = conn.get_execution_options().get("fp_begin") == "DEFERRED"
+        if guarded:
+            # query_only is per connection and outlives transactions, so every tenant
+            # transaction sets it, before BEGIN (BEGIN IMMEDIATE is itself a write).
+            raw = conn.connection.dbapi_connection
+            with conn.connection.info["fp_guard"].lifted_for_host():
+                raw.execute(f"PRAGMA query_only = {1 if readonly else 0}")  # type: ignore[union-attr]
+        conn.exec_driver_sql("BEGIN DEFERRED" if readonly else "BEGIN IMMEDIATE")
+
+
+def _file_url(path: Path, *, create: bool) -> str:
+    mode = "rwc" if create else "rw"
+    return f"sqlite:///file:{quote(str(path))}?mode={mode}&uri=true"
+
+
+class SqliteBackend(Backend):
+    """Host tables in the host file; each tenant in its own file next to it."""
+
+    name = "sqlite"
+
+    def __init__(self, url: str, *, pool_size: int = 1, max_overflow: int = 4) -> None:
+        from sqlalchemy.engine import make_url
+
+        self.host_path = Path(str(make_url(url).database)).expanduser().resolve()
+        self.host_path.parent.mkdir(parents=True, exist_ok=True)
+        stem = self.host_path.stem
+        # A non-default host file gets its own tenants directory, so two host databases
+        # in one directory never share tenant files.
+        self.tenants_dir = self.host_path.parent / (
+            "tenants" if stem == "fleetprompt" else f"{stem}-tenants"
+        )
+        self.tenants_dir.mkdir(parents=True, exist_ok=True)
+        self.host_engine = create_engine(_file_url(self.host_path, create=True))
+        _configure(self.host_engine, guarded=False, wal=True)
+        self.host_translate_map = {HOST_SCHEMA: None}
+        self._pool = {"pool_size": pool_size, "max_overflow": max_overflow}
+
+    # -- host ---------------------------------------------------------------------------
+
+    @contextmanager
+    def host_transaction(self, *, write: bool = True) -> Iterator[Connection]:
+        """Yield a host connection in a transaction (``BEGIN IMMEDIATE`` when writing)."""
+        with self.host_engine.connect() as conn:
+            conn.execution_options(
+                schema_translate_map=self.host_translate_map,
+                fp_begin="IMMEDIATE" if write else "DEFERRED",
+            )
+            with conn.begin():
+                yield conn
+
+    def prepare_host(self, conn: Connection) -> None:
+        """Nothing to prepare: the host file is the host schema."""
+
+    # -- tenant files -------------------------------------------------------------------
+
+    def tenant_path(self, schema: str) -> Path:
+        """Return the file of tenant schema ``schema``."""
+        return self.tenants_dir / f"{schema}.sqlite"
+
+    def _remove_files(self, schema: str) -> None:
+        path = self.tenant_path(schema)
+        leftovers = [path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")]
+        leftovers += list(self.tenants_dir.glob(f"{path.name}.tmp-*"))
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
+
+    @contextmanager
+    def _maintenance(self, path: Path, *, create: bool = False) -> Iterator[Connection]:
+        """An unguarded, unpooled connection to a tenant file, inside a transaction."""
+        engine = create_engine(_file_url(path, create=create), poolclass=NullPool)
+        _configure(engine, guarded=False, wal=not create)
+        try:
+            with engine.connect() as conn:
+                conn.execution_options(schema_translate_map=_TENANT_MAP)
+                with conn.begin():
+                    yield conn
+        finally:
+            engine.dispose()
+
+    def create_tenant_storage(
+        self,
+        conn: Connection,
+        row: TenantRow,
+        initializer: TenantInitializer,
+        pause: Callable[[], None],
+    ) -> str:
+        """Build the tenant file under a temporary name, then rename it into place.
+
+        The caller holds the host write lock and no registry row exists for this slug,
+        so any file left by a crashed earlier attempt is an orphan and is removed first.
+        """
+        self._remove_files(row.schema_name)
+        path = self.tenant_path(row.schema_name)
+        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        with self._maintenance(tmp, create=True) as tconn:
+            revision = migrate.upgrade(tconn, "tenant", None)
+            initializer(tconn)
+            pause()
+        os.replace(tmp, path)
+        _fsync_dir(self.tenants_dir)
+        assert revision is not None
+        return revision
+
+    def drop_tenant_storage(self, conn: Connection, row: TenantRow) -> None:
+        """Delete the tenant's file (and its WAL files)."""
+        self._remove_files(row.schema_name)
+        _fsync_dir(self.tenants_dir)
+
+    def open_tenant(self, row: TenantRow) -> TenantHandle:
+        """Return a handle on a pooled, guarded engine for the tenant's file."""
+        path = self.tenant_path(row.schema_name)
+        engine = create_engine(_file_url(path, create=False), **self._pool)  # type: ignore[arg-type]
+        _configure(engine, guarded=True, wal=True)
+        return TenantHandle(row.slug, row.schema_name, engine, _TENANT_MAP, {"path": path})
+
+    def handle_is_valid(self, handle: TenantHandle) -> bool:
+        """A handle is stale once its file is gone (deleted by another process)."""
+        return bool(handle.extra["path"].exists())
+
+    def begin_tenant(self, conn: Connection, readonly: bool) -> None:
+        """Begin (deferred when read-only); the begin hook switches ``query_only`` to match."""
+        conn.execution_options(fp_begin="DEFERRED" if readonly else "IMMEDIATE")
+        conn.begin()
+
+    def migrate_tenant(
+        self,
+        conn: Connection,
+        row: TenantRow,
+        target: str,
+        extra_locations: Sequence[str] = (),
+        downgrade: bool = False,
+    ) -> str | None:
+        """Migrate the tenant's file in its own transaction."""
+        path = self.tenant_path(row.schema_name)
+        if not path.exists():
+            raise FileNotFoundError(f"tenant file {path} is missing")
+        with self._maintenance(path) as tconn:
+            run = migrate.downgrade if downgrade else migrate.upgrade
+            return run(tconn, "tenant", None, target, extra_locations)
+
+    def tenant_revision(self, conn: Connection, row: TenantRow) -> str | None:
+        """Read the revision stored in the tenant's file (None when the file is missing)."""
+        path = self.tenant_path(row.schema_name)
+        if not path.exists():
+            return None
+        with self._maintenance(path) as tconn:
+            return migrate.current_revision(tconn, None)
+
+    def delete_signals(self, conn: Connection, row: TenantRow, where: Any) -> int:
+        """Lift the delete trigger for one transaction, delete, and put it back verbatim."""
+        with self._maintenance(self.tenant_path(row.schema_name)) as tconn:
+            trigger_sql = tconn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+                ("signals_no_delete",),
+            ).scalar_one()
+            tconn.exec_driver_sql("DROP TRIGGER signals_no_delete")
+            deleted = tconn.execute(delete(SignalRow).where(where)).rowcount
+            tconn.exec_driver_sql(trigger_sql)
+            return int(deleted)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
