@@ -38,8 +38,6 @@ package = Package("crm")
 CONTACTS = "contacts"
 COMPANIES = "companies"
 STAGES = "pipeline_stages"
-#: The fields of a contact that ``update_contact`` may change.
-CONTACT_FIELDS = ("name", "email", "phone", "company", "stage")
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
@@ -66,6 +64,15 @@ def company_key(name: str) -> str:
 def as_dict(record: Record) -> dict[str, Any]:
     """Return a record as the JSON object tools hand to the model."""
     return {"key": record.key, **record.data}
+
+
+def _contact(records: RecordReader, key: str) -> Record:
+    record = records.get(CONTACTS, key)
+    if record is None:
+        raise ToolArgumentError(
+            f"no contact with key {key!r}; search_contacts finds keys", code="contact-not-found"
+        )
+    return record
 
 
 def _check_stage(records: RecordReader, stage: str) -> None:
@@ -104,11 +111,7 @@ def get_contact(ctx: ToolContext, key: Key) -> dict[str, Any]:
     Args:
         key: The contact's key, as returned by search_contacts.
     """
-    record = ctx.records.get(CONTACTS, key)
-    if record is None:
-        raise ToolArgumentError(
-            f"no contact with key {key!r}; search_contacts finds keys", code="contact-not-found"
-        )
+    record = _contact(ctx.records, key)
     contact = as_dict(record)
     company = ctx.records.get(COMPANIES, record.data["company"]) if record.data["company"] else None
     stage = ctx.records.get(STAGES, record.data["stage"])
@@ -186,13 +189,11 @@ def update_contact(
         company: The name of the new company; created if new.
         stage: The new pipeline stage key.
     """
-    current = ctx.records.get(CONTACTS, key)
-    if current is None:
-        raise ToolArgumentError(
-            f"no contact with key {key!r}; search_contacts finds keys", code="contact-not-found"
-        )
+    current = _contact(ctx.records, key)
     given = {"name": name, "email": email, "phone": phone, "company": company, "stage": stage}
     changes = {k: v for k, v in given.items() if v is not None}
+    if not changes:
+        raise ToolArgumentError("nothing to change: give at least one field", code="no-changes")
     if "email" in changes:
         changes["email"] = changes["email"].strip().lower()
         owner = _email_owner(ctx.records, changes["email"])
@@ -203,8 +204,6 @@ def update_contact(
             )
     if "stage" in changes:
         _check_stage(ctx.records, changes["stage"])
-    if not changes:
-        raise ToolArgumentError("nothing to change: give at least one field", code="no-changes")
     summary = ", ".join(f"{k}: {current.data.get(k)!r} -> {v!r}" for k, v in changes.items())
     return ctx.request_directive(
         "crm.contact.update",
