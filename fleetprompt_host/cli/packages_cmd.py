@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
+from collections.abc import Iterator
 
 import click
 
@@ -37,7 +40,8 @@ def list_packages(as_json: bool) -> None:
     Status is ok, broken (with the reason) or disabled (left out by FLEETPROMPT_PACKAGES).
     """
     registry = discover()
-    rows = registry.statuses()
+    with _package_output_to_stderr():
+        rows = registry.statuses()
     for name in registry.not_found:
         click.echo(
             f"warning: {ENV_VAR} names {name!r}, but no installed package has that name",
@@ -55,6 +59,13 @@ def list_packages(as_json: bool) -> None:
     for row in table:
         padded = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
         click.echo("  ".join([*padded, row[3]]))
+
+
+@contextlib.contextmanager
+def _package_output_to_stderr() -> Iterator[None]:
+    """Send what package code prints while it loads to stderr, keeping stdout parseable."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 def _distribution(origin: Origin) -> str:
@@ -76,12 +87,15 @@ def _status(row: PackageStatus) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 @click.pass_context
 def show_package(ctx: click.Context, name: str, as_json: bool) -> None:
-    """Show package NAME's manifest: identity, tools, permissions, signals, directives,
-    config (secret fields marked), collections and agents. A broken package's reason is
-    shown and the command exits 1.
+    """Show package NAME's manifest in readable form.
+
+    Identity, tools (effect, confirmation), permissions, signals emitted and subscribed,
+    directives (required role), config (secret fields marked), collections and agents.
+    A broken package's reason is shown and the command exits 1.
     """
     name = name.strip().lower()
-    entry = discover().find(name)
+    with _package_output_to_stderr():
+        entry = discover().find(name)
     if entry is None:
         raise NotFoundError(
             f"no package named {name!r} is installed (see `fleetprompt packages list`)",

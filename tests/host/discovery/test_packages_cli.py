@@ -245,3 +245,19 @@ def test_show_of_an_unknown_package_in_a_real_process_exits_3_without_a_tracebac
     assert result.returncode == 3
     assert result.stderr.startswith("error: no package named 'nosuchpackage'")
     assert "Traceback" not in result.stderr
+
+
+def test_what_a_package_prints_while_loading_goes_to_stderr_and_json_stays_parseable(
+    site_factory: Any, manifest_for: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = 'from fleetprompt_sdk import Package\nprint("hello from import")\n'
+    code += 'package = Package("synchatty")\n'
+    site_factory.add("fpsyn_chatty", manifest_for("synchatty"), code)
+    monkeypatch.syspath_prepend(str(site_factory.path))
+
+    result = invoke("packages", "list", "--json")
+
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row["status"] for row in json.loads(result.stdout)}
+    assert rows["synchatty"] == "ok"
+    assert "hello from import" in result.stderr
