@@ -95,7 +95,7 @@ def register_plugin(pm: pluggy.PluginManager, name: str, plugin: object) -> None
         pm.register(plugin, name=name)
     except Exception as exc:
         _forget(pm, name)
-        code = "hook-invalid" if isinstance(exc, pluggy.PluginValidationError) else "not-a-plugin"
+        code = "hook-invalid" if isinstance(exc, pluggy.PluginValidationError) else "load-failed"
         raise PackageLoadError(f"cannot register the plugin: {one_line(exc)}", code=code) from None
     try:
         _check_hooks(pm, plugin)
@@ -180,7 +180,7 @@ def _gather(
 ) -> dict[str, Any]:
     try:
         results = call_plugin_hook(pm, plugin, hook_name)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise PackageLoadError(
             f"hook {hook_name} raised {one_line(exc)}", code="hook-failed"
         ) from None

@@ -204,6 +204,11 @@ class PackageRegistry:
             return self._attach(candidate.manifest, plugin, candidate.origin)
         except PackageLoadError as exc:
             return self._fail(candidate, exc.code, exc.message, exc.problems)
+        except Exception as exc:
+            # An odd plugin object can trip pluggy itself; that must not escape either.
+            if self._pm.has_plugin(name):
+                self._pm.unregister(name=name)
+            return self._fail(candidate, "load-failed", f"cannot load: {one_line(exc)}")
 
     def _fail(
         self, candidate: Candidate, code: str, reason: str, problems: list[Problem] | None = None

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from fleetprompt_host.discovery import discover
-from fleetprompt_host.registry import PackageRegistry
+from fleetprompt_host.registry import Candidate, Origin, PackageRegistry
 from fleetprompt_sdk import Package, hookimpl
 from fleetprompt_sdk.errors import ConflictError, ManifestError, NotFoundError, PackageError
 from fleetprompt_sdk.manifest import Manifest
@@ -203,3 +203,26 @@ def test_the_discovered_package_lifecycle_hooks_are_called(installed_site: Path)
     registry.call_uninstall("discgood", ctx, False)  # type: ignore[arg-type]
 
     assert ctx.calls == [("install", "discgood"), ("uninstall", "discgood", False)]
+
+
+def test_a_plugin_object_that_trips_the_plugin_manager_is_reported_not_raised() -> None:
+    class Hostile:
+        @hookimpl
+        def fleetprompt_tools(self) -> list[Any]:
+            return []
+
+        def __eq__(self, other: object) -> bool:
+            raise RuntimeError("no comparisons, please")
+
+        __hash__ = object.__hash__
+
+    registry = PackageRegistry()
+    registry.defer(Candidate(_manifest("hostile"), Origin(), load=Hostile))
+    registry.register(_recording_package("calm"), _manifest("calm"))
+
+    broken = registry.broken
+
+    assert [(b.name, b.code) for b in broken] == [("hostile", "load-failed")]
+    assert "no comparisons, please" in broken[0].reason
+    assert list(registry.packages) == ["calm"]
+    assert registry.plugin_manager.get_plugin("hostile") is None
