@@ -15,7 +15,7 @@ import importlib
 import importlib.metadata
 import os
 import sys
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -259,7 +259,7 @@ def _broken(
     )
 
 
-def _loader(found: FoundEntryPoint, importable: bool) -> Any:
+def _loader(found: FoundEntryPoint, importable: bool) -> Callable[[], object]:
     """Return a function that imports the entry point's object."""
 
     def load() -> object:
