@@ -30,8 +30,6 @@ def test_lazy_exports_resolve_to_the_models() -> None:
     from fleetprompt_sdk.manifest import Manifest
 
     assert fleetprompt_sdk.Manifest is Manifest
-    assert set(fleetprompt_sdk.__all__) <= set(dir(fleetprompt_sdk)) | set(
-        fleetprompt_sdk._LAZY
-    )
+    assert set(fleetprompt_sdk.__all__) <= set(dir(fleetprompt_sdk)) | set(fleetprompt_sdk._LAZY)
     for name in fleetprompt_sdk.__all__:
         assert getattr(fleetprompt_sdk, name) is not None
