@@ -28,6 +28,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "packages",
         "List and inspect the packages discovered in this environment.",
     ),
+    "tenants": (
+        "fleetprompt_host.cli.tenants_cmd",
+        "tenants",
+        "Create, list, show and delete tenants.",
+    ),
+    "members": ("fleetprompt_host.cli.members_cmd", "members", "Manage tenant members and roles."),
+    "db": ("fleetprompt_host.cli.db_cmd", "db", "Upgrade and inspect database schemas."),
+    "info": ("fleetprompt_host.cli.info_cmd", "info", "Show the home, database and schema state."),
 }
 
 
