@@ -51,7 +51,7 @@ def check_versioned_types(view: ManifestView) -> Iterator[Problem]:
 
 def check_namespaces(view: ManifestView) -> Iterator[Problem]:
     """Emitted signal types and handled directive types start with ``<package>.``."""
-    name = view.name
+    name = view.valid_name
     if not name:
         return
     prefix = f"{name}."
@@ -77,7 +77,7 @@ def check_namespaces(view: ManifestView) -> Iterator[Problem]:
 
 def check_tool_name_length(view: ManifestView) -> Iterator[Problem]:
     """The model-facing ``<package>__<tool>`` name fits function-calling limits."""
-    name = view.name
+    name = view.valid_name
     if not name:
         return
     for entry in view.entries("tools"):

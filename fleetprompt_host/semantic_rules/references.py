@@ -48,7 +48,8 @@ def check_agent_tools(view: ManifestView) -> Iterator[Problem]:
                         f"agent uses tool {reference!r}, which this package does not declare"
                         + (f" (declared: {', '.join(sorted(own))})" if own else ""),
                     )
-            elif package not in dependencies:
+            elif package not in dependencies and view.valid_name is not None:
+                # Without a valid own name, 'pkg__tool' may well mean this package.
                 yield Problem(
                     "unknown-agent-tool",
                     agent.at("tools", index),

@@ -7,11 +7,16 @@ skips entries whose type is wrong, leaving those to the schema's report.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from fleetprompt_sdk.naming import PACKAGE_NAME_PATTERN
+
 from ..json_paths import child
+
+_PACKAGE_NAME = re.compile(PACKAGE_NAME_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,12 @@ class ManifestView:
         """The package name when it is a string."""
         value = self.root.get("name")
         return value if isinstance(value, str) else None
+
+    @property
+    def valid_name(self) -> str | None:
+        """The package name when it follows the naming rule (namespace rules need one)."""
+        name = self.name
+        return name if name is not None and _PACKAGE_NAME.match(name) else None
 
     def text(self, key: str) -> str | None:
         """Return a top-level string field."""
