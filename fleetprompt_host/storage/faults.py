@@ -1,8 +1,9 @@
 """A test hook that freezes a process at a named point, so a test can kill it there.
 
 Set ``FLEETPROMPT_PAUSE_AT=<point>:<marker path>``: when the process reaches ``<point>``
-it creates the marker file and waits (at most ten minutes) to be killed. Crash-safety
-tests use it to SIGKILL a real ``fleetprompt`` process half-way through an operation.
+it creates the marker file and waits (at most ten minutes) until the file is removed,
+then carries on. Crash-safety tests SIGKILL a real ``fleetprompt`` process while it waits
+there; race tests remove the marker to let it finish.
 Unset (always, outside tests), :func:`pause_point` costs one dictionary lookup.
 """
 
@@ -24,7 +25,8 @@ def pause_point(name: str) -> None:
     point, _, marker = spec.partition(":")
     if point != name or not marker:
         return
-    Path(marker).write_text(str(os.getpid()))
+    path = Path(marker)
+    path.write_text(str(os.getpid()))
     deadline = time.monotonic() + MAX_PAUSE_SECONDS
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)

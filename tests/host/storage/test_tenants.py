@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import exc, func, select, text
 
-from fleetprompt_host.storage import Database
+from fleetprompt_host.storage import Database, migrate
 from fleetprompt_host.storage.models import (
     HostAuditRow,
     MemberRow,
@@ -28,7 +28,7 @@ def test_created_tenant_is_listed_shown_and_at_the_current_revision(db: Database
     info = db.create_tenant("acme", "Acme Inc.", actor="user:alice")
     assert (info.slug, info.display_name, info.status) == ("acme", "Acme Inc.", "active")
     assert info.schema_name == "org_acme"
-    assert info.schema_revision == "t0001"
+    assert info.schema_revision == migrate.head("tenant")
     assert info.created_by == "user:alice"
     assert info.created_at.tzinfo is not None
     assert db.get_tenant("acme") == info
