@@ -11,6 +11,7 @@ from .host import HostAuditRow, KnownPackageRow, TenantRow
 from .installations import InstallationRow
 from .members import MemberRow
 from .records import RecordRow
+from .secrets import InstallationSecretRow
 from .signals import SignalRow
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "ExecutionStepRow",
     "HostAuditRow",
     "InstallationRow",
+    "InstallationSecretRow",
     "KnownPackageRow",
     "MemberRow",
     "MessageRow",

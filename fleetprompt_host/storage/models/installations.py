@@ -5,19 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..base import TENANT_SCHEMA, JSONType, TenantBase, UTCDateTime, new_id, utcnow
 
-INSTALLATION_STATUSES = ("installing", "installed", "upgrading", "removing", "removed", "failed")
+INSTALLATION_STATUSES = (
+    "requested",
+    "installing",
+    "installed",
+    "failed",
+    "disabled",
+    "uninstalled",
+)
 
 
 class InstallationRow(TenantBase):
     """One package installed (or being installed) in this tenant.
 
     ``config`` never holds secret values: secret fields are stored encrypted elsewhere and
-    referenced from ``secret_refs`` (field name -> reference).
+    referenced from ``secret_refs`` (field name -> reference). ``manifest`` is the manifest
+    of the installed version (what the tenant's tools and handlers follow); ``generation``
+    counts fresh starts (reinstall after uninstall or failure).
     """
 
     __tablename__ = "installations"
@@ -36,6 +45,8 @@ class InstallationRow(TenantBase):
     requested_by: Mapped[str] = mapped_column(String(120))
     directive_id: Mapped[str | None] = mapped_column(String(36), default=None)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    manifest: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
     installed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
