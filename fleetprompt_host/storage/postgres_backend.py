@@ -54,8 +54,8 @@ class PostgresBackend(Backend):
         *,
         pool_size: int = 5,
         max_overflow: int = 10,
-        tenant_pool_size: int = 2,
-        tenant_max_overflow: int = 6,
+        tenant_pool_size: int = 1,
+        tenant_max_overflow: int = 4,
     ) -> None:
         self.url = make_url(url)
         self.database = str(self.url.database)
