@@ -21,7 +21,11 @@ def _read(path: Path) -> tuple[TargetResult, object | None]:
     try:
         document = from_path(path)
     except ManifestError as exc:
-        return TargetResult(str(path), str(path), [Problem(exc.code, "", exc.message)]), None
+        # Reader messages start with the path, which every output format shows already.
+        message = (
+            exc.message.split(": ", 1)[1] if exc.message.startswith(str(path)) else exc.message
+        )
+        return TargetResult(str(path), str(path), [Problem(exc.code, "", message)]), None
     data = document.data
     fields = data if isinstance(data, dict) else {}
     result = TargetResult(

@@ -21,6 +21,7 @@ EXAMPLES = int(os.environ.get("FLEETPROMPT_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
+    database=None,
     # The valid_manifest fixture is deep-copied per example, never mutated in place.
     suppress_health_check=[
         HealthCheck.too_slow,
