@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
+
 import pytest
 
 from fleetprompt_host.testing.cli import Cli
@@ -75,3 +80,30 @@ def test_invalid_actor_is_a_clear_error(fp: Cli) -> None:
     result = fp("tenants", "create", "acme", actor="robot")
     assert result.code == 2
     assert "[invalid-actor]" in result.err
+
+
+@pytest.mark.parametrize(("answer", "deleted"), [("y", True), ("n", False)])
+def test_delete_without_yes_asks_when_interactive(
+    db_url: str, capsys: pytest.CaptureFixture[str], answer: str, deleted: bool
+) -> None:
+    Cli(capsys, db_url)("tenants", "create", "acme")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fleetprompt_host", "--db", db_url, "tenants", "delete", "acme"],
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env={**os.environ, "FLEETPROMPT_ACTOR": "user:alice"},
+    )
+    os.close(follower)
+    seen = b""
+    while b"delete tenant 'acme'" not in seen:
+        chunk = os.read(leader, 1024)
+        assert chunk, "the prompt never appeared"
+        seen += chunk
+    os.write(leader, answer.encode() + b"\n")
+    proc.wait(timeout=60)
+    os.close(leader)
+    assert proc.returncode == (0 if deleted else 130)
+    remaining = Cli(capsys, db_url)("tenants", "list", "--json").json()
+    assert (remaining == []) is deleted
