@@ -44,7 +44,8 @@ class TargetResult:
 
     def line(self, problem: Problem) -> int | None:
         """The manifest line the problem points at, when the manifest is a file on disk."""
-        if self.text is None or self.file is None or self.file.name.endswith((".whl", ".gz")):
+        # Lines only mean something in a manifest file on disk, not inside an archive.
+        if self.text is None or self.file is None or self.file.suffix != ".json":
             return None
         offset = locate(self.text, parse_json_path(problem.path))
         return None if offset is None else line_of(self.text, offset)

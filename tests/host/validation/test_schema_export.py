@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -89,3 +90,14 @@ def test_reference_documents_every_manifest_field() -> None:
     for definition in schema["$defs"].values():
         for field in definition.get("properties", {}):
             assert f"| `{field}` |" in text
+
+
+def test_full_manifest_examples_in_the_reference_are_valid() -> None:
+    from fleetprompt_host.validation import validate_document
+
+    blocks = re.findall(r"```json\n(.*?)```", (ROOT / "docs" / "manifest.md").read_text(), re.S)
+    manifests = [json.loads(b) for b in blocks if b.lstrip().startswith("{")]
+    assert manifests, "the reference shows a complete manifest"
+    for manifest in manifests:
+        report = validate_document(manifest, "docs/manifest.md")
+        assert report.problems == [], report.problems
