@@ -1,0 +1,65 @@
+"""Directive types the host itself handles (``package.install``, ``package.remove`` ...).
+
+Host layers register their types here at import time; the engine validates params
+against the registered schema, checks the required role and runs the handler through the
+same runner as package directives. A host handler receives a
+:class:`~fleetprompt_host.engine.contexts.HostDirectiveContext`, which can reach any
+package's records and emit host signals, all in the directive's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleetprompt_sdk.enums import Role
+from fleetprompt_sdk.errors import ConflictError, InvalidInputError
+from fleetprompt_sdk.naming import is_event_type
+
+#: ``handler(ctx, params) -> result dict or None``.
+HostDirectiveHandler = Callable[[Any, dict[str, Any]], "dict[str, Any] | None"]
+
+
+@dataclass(frozen=True)
+class HostDirectiveType:
+    """A directive type handled by the host rather than by a package."""
+
+    type: str
+    handler: HostDirectiveHandler
+    params: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    required_role: Role = Role.ADMIN
+    description: str = ""
+
+
+_types: dict[str, HostDirectiveType] = {}
+
+
+def register_host_directive(spec: HostDirectiveType) -> None:
+    """Register ``spec``; registering the same spec again is a no-op, a different one an error."""
+    if not is_event_type(spec.type):
+        raise InvalidInputError(
+            f"host directive type {spec.type!r} is not lowercase dot-delimited",
+            code="invalid-directive-type",
+        )
+    current = _types.get(spec.type)
+    if current is not None and current != spec:
+        raise ConflictError(
+            f"host directive type {spec.type!r} is already registered", code="name-conflict"
+        )
+    _types[spec.type] = spec
+
+
+def unregister_host_directive(type_: str) -> None:
+    """Remove a registered host directive type (for tests and embedding hosts)."""
+    _types.pop(type_, None)
+
+
+def host_directive(type_: str) -> HostDirectiveType | None:
+    """Return the host directive type ``type_``, if registered."""
+    return _types.get(type_)
+
+
+def host_directive_types() -> list[HostDirectiveType]:
+    """Return every registered host directive type, sorted by type."""
+    return [_types[t] for t in sorted(_types)]

@@ -1,0 +1,152 @@
+"""JSON safety checks shared by signals, directive params and execution records.
+
+Durable records hold plain JSON only (objects with string keys, arrays, strings, finite
+numbers, booleans and null), stay under a size limit, and never carry a value under a key
+that looks like a secret (``password``, ``api_key``, ``access_token`` ...). Execution
+records redact such values instead of refusing them, since they describe what happened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from typing import Any
+
+from fleetprompt_sdk.errors import InvalidInputError
+
+#: Largest nesting of objects and arrays accepted in signal data and params.
+MAX_DEPTH = 32
+REDACTED = "***"
+
+# A key looks like a secret when its last word is one of these, or when it is one of the
+# compound names below (``api_key``); ``tokens_in`` or ``password_hint`` stay allowed.
+_SECRET_LAST_WORDS = frozenset(
+    {"password", "passwd", "pwd", "secret", "token", "credential", "credentials", "apikey"}
+)
+_SECRET_COMPOUNDS = frozenset(
+    {
+        "apikey",
+        "privatekey",
+        "accesskey",
+        "secretkey",
+        "clientsecret",
+        "authorization",
+        "passphrase",
+        "signingkey",
+    }
+)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SPLIT = re.compile(r"[^a-z0-9]+")
+
+
+def looks_secret(key: str) -> bool:
+    """Return True when a mapping key looks like it names a secret value."""
+    words = [w for w in _SPLIT.split(_CAMEL.sub("_", key).lower()) if w]
+    if not words:
+        return False
+    if words[-1] in _SECRET_LAST_WORDS or "".join(words) in _SECRET_COMPOUNDS:
+        return True
+    # ``x_api_key``, ``stripe_private_key``: the last two words form a compound name.
+    joined = "".join(words[-2:])
+    return joined in _SECRET_COMPOUNDS
+
+
+def _path(parent: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+        return f"{parent}.{key}"
+    return f"{parent}[{json.dumps(key)}]"
+
+
+def check_json(
+    value: Any, *, root: str, codes: dict[str, str], allow_secrets: bool = False
+) -> None:
+    """Raise :class:`InvalidInputError` unless ``value`` is plain JSON without secret keys.
+
+    ``codes`` maps ``"not-json"``, ``"too-deep"`` and ``"secret"`` to the caller's stable
+    error codes; the message names the offending path below ``root``.
+    """
+
+    def walk(node: Any, path: str, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise InvalidInputError(
+                f"{path}: nested deeper than {MAX_DEPTH} levels", code=codes["too-deep"]
+            )
+        if node is None or isinstance(node, bool | str):
+            return
+        if isinstance(node, int):
+            return
+        if isinstance(node, float):
+            if not math.isfinite(node):
+                raise InvalidInputError(
+                    f"{path}: {node!r} is not a JSON number", code=codes["not-json"]
+                )
+            return
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if not isinstance(key, str):
+                    raise InvalidInputError(
+                        f"{path}: key {key!r} is not a string", code=codes["not-json"]
+                    )
+                child = _path(path, key)
+                if not allow_secrets and looks_secret(key):
+                    raise InvalidInputError(
+                        f"{child}: key {key!r} looks like a secret; secrets never go into "
+                        "durable records (use the package's secret config)",
+                        code=codes["secret"],
+                    )
+                walk(item, child, depth + 1)
+            return
+        if isinstance(node, list | tuple):
+            for index, item in enumerate(node):
+                walk(item, _path(path, index), depth + 1)
+            return
+        raise InvalidInputError(
+            f"{path}: {type(node).__name__} is not JSON (use str, int, float, bool, None, "
+            "list or dict)",
+            code=codes["not-json"],
+        )
+
+    walk(value, root, 0)
+
+
+def canonical_json(value: Any) -> str:
+    """Return the canonical JSON text of ``value`` (sorted keys, no spaces)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_size(value: Any) -> int:
+    """Return the size in bytes of ``value`` as canonical UTF-8 JSON."""
+    return len(canonical_json(value).encode())
+
+
+def digest(*parts: Any) -> str:
+    """Return the SHA-256 hex digest of the canonical JSON of ``parts``."""
+    return hashlib.sha256(canonical_json(list(parts)).encode()).hexdigest()
+
+
+def redact(value: Any, depth: int = 0) -> Any:
+    """Return a JSON-safe copy of ``value`` with secret-looking keys' values replaced.
+
+    Anything that is not JSON becomes its ``repr`` so an execution record can always be
+    written, whatever a handler returned or raised with.
+    """
+    if depth > MAX_DEPTH:
+        return "..."
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, dict):
+        return {
+            str(k): (REDACTED if looks_secret(str(k)) else redact(v, depth + 1))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v, depth + 1) for v in value]
+    if hasattr(value, "model_dump"):
+        return redact(value.model_dump(mode="json"), depth + 1)
+    return repr(value)

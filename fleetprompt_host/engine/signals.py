@@ -1,0 +1,292 @@
+"""The one entry point to emit a signal, and its durable fanout to subscribed handlers.
+
+:func:`emit_signal` validates, persists and fans out a signal inside the caller's
+transaction (a unit of work): the signal, its per-tenant ``seq`` and one delivery per
+subscribed handler commit together with the rest of the work, or not at all.
+
+Rules (docs/signals-and-directives.md):
+
+- ``type`` is lowercase and dot-delimited (``crm.contact.created``), without versions.
+- ``data`` is a JSON object, at most :data:`MAX_DATA_BYTES` as canonical JSON, nested at
+  most 32 levels, with no key that looks like a secret. When the package owning the
+  type's namespace is loaded and declares the type, ``data`` must match its schema; a
+  package emitting through its context may emit only types it declares.
+- ``dedupe_key`` (and ``(source, source_event_id)`` for imported facts) make a
+  re-emission return the existing signal with ``created=False`` and no new fanout, also
+  when two transactions race (the unique constraint decides; the loser gets the winner).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from fleetprompt_host.registry import LoadedPackage, PackageRegistry
+from fleetprompt_host.storage import Database
+from fleetprompt_host.storage.base import new_id, utcnow
+from fleetprompt_host.storage.models import DeliveryRow, SignalRow, allocate
+from fleetprompt_sdk.errors import InvalidInputError, StorageError
+from fleetprompt_sdk.models import Actor, Signal, Subject
+from fleetprompt_sdk.naming import is_event_type, versioned_segment
+
+from .installed import active_packages
+from .jsonsafe import check_json, json_size
+from .schemas import validate
+from .subscriptions import subscribers
+from .wakeups import work_created
+
+#: Largest accepted signal data, in bytes of canonical JSON.
+MAX_DATA_BYTES = 64 * 1024
+#: The ``source`` of signals the host itself emits (directive lifecycle, replays ...).
+HOST_SOURCE = "fleetprompt"
+COUNTER = "signals"
+
+_DATA_CODES = {
+    "not-json": "signal-data-not-json",
+    "too-deep": "signal-data-not-json",
+    "secret": "signal-data-secret",
+}
+
+
+@dataclass(frozen=True)
+class SignalInput:
+    """A signal as the caller describes it, before validation."""
+
+    type: str
+    data: dict[str, Any]
+    source: str
+    subject: Subject | None = None
+    actor: Actor | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    occurred_at: datetime | None = None
+    dedupe_key: str | None = None
+    source_event_id: str | None = None
+
+
+def _field(value: str | None, name: str, limit: int) -> None:
+    if value is not None and not (0 < len(value) <= limit):
+        raise InvalidInputError(
+            f"signal {name} must be 1 to {limit} characters, got {len(value)}",
+            code="invalid-signal-field",
+        )
+
+
+def validate_signal(
+    registry: PackageRegistry, item: SignalInput, *, package: str | None = None
+) -> None:
+    """Raise :class:`InvalidInputError` unless ``item`` may be emitted (see module doc)."""
+    if not isinstance(item.type, str) or not is_event_type(item.type):
+        raise InvalidInputError(
+            f"signal type {item.type!r} is not lowercase dot-delimited (e.g. crm.contact.created)",
+            code="invalid-signal-type",
+        )
+    if len(item.type) > 200:
+        raise InvalidInputError(
+            f"signal type {item.type[:40]!r}... is longer than 200", code="invalid-signal-type"
+        )
+    version = versioned_segment(item.type)
+    if version is not None:
+        raise InvalidInputError(
+            f"signal type {item.type!r} carries a version ({version!r}); types are unversioned",
+            code="invalid-signal-type",
+        )
+    _field(item.source, "source", 200)
+    _field(item.dedupe_key, "dedupe_key", 200)
+    _field(item.source_event_id, "source_event_id", 200)
+    _field(item.correlation_id, "correlation_id", 64)
+    _field(item.causation_id, "causation_id", 64)
+    if item.occurred_at is not None and item.occurred_at.tzinfo is None:
+        raise InvalidInputError(
+            "signal occurred_at must carry a time zone", code="invalid-signal-field"
+        )
+    if not isinstance(item.data, dict):
+        raise InvalidInputError(
+            f"signal data must be a JSON object, got {type(item.data).__name__}",
+            code="signal-data-not-json",
+        )
+    check_json(item.data, root="data", codes=_DATA_CODES)
+    size = json_size(item.data)
+    if size > MAX_DATA_BYTES:
+        raise InvalidInputError(
+            f"signal data is {size} bytes as JSON, at most {MAX_DATA_BYTES}",
+            code="signal-data-too-large",
+        )
+    _check_declared(registry, item, package)
+
+
+def _check_declared(registry: PackageRegistry, item: SignalInput, package: str | None) -> None:
+    namespace = item.type.split(".", 1)[0]
+    if package is not None and namespace != package:
+        raise InvalidInputError(
+            f"package {package!r} may emit only {package}.* signals, not {item.type!r}",
+            code="signal-namespace",
+        )
+    owner = registry.find(namespace)
+    spec = None
+    if isinstance(owner, LoadedPackage):
+        spec = next((s for s in owner.manifest.signals.emits if s.type == item.type), None)
+    if spec is None:
+        if package is not None:
+            raise InvalidInputError(
+                f"package {package!r} does not declare signal {item.type!r} in signals.emits",
+                code="signal-not-declared",
+            )
+        return
+    validate(
+        item.data,
+        spec.schema_,
+        root="data",
+        code="signal-data-invalid",
+        what=f"signal {item.type} (schema declared by {namespace})",
+    )
+
+
+def emit_signal(
+    session: Session,
+    registry: PackageRegistry,
+    tenant: str,
+    item: SignalInput,
+    *,
+    package: str | None = None,
+) -> tuple[Signal, bool]:
+    """Validate, persist and fan out ``item`` in ``session``; return (signal, created).
+
+    ``package`` names the emitting package when package code emits (its namespace and
+    declarations are enforced); None means the host or an import emits. A dedupe hit
+    returns the existing signal with ``created=False`` and creates no deliveries.
+    """
+    validate_signal(registry, item, package=package)
+    existing = _existing(session, item)
+    if existing is not None:
+        return to_model(existing, tenant), False
+    seq = allocate(session, COUNTER)
+    now = utcnow()
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "seq": seq,
+        "type": item.type,
+        "data": item.data,
+        "source": item.source,
+        "source_event_id": item.source_event_id,
+        "subject_type": item.subject.type if item.subject else None,
+        "subject_id": item.subject.id if item.subject else None,
+        "actor": str(item.actor) if item.actor else None,
+        "correlation_id": item.correlation_id,
+        "causation_id": item.causation_id,
+        "dedupe_key": item.dedupe_key,
+        "occurred_at": item.occurred_at or now,
+        "recorded_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SignalRow)
+    inserted = session.execute(
+        stmt.values(**values).on_conflict_do_nothing().returning(SignalRow.id)
+    ).scalar_one_or_none()
+    if inserted is None:
+        # Lost a race on a dedupe key: we hold the counter lock, so nobody allocated after
+        # us and handing the number back keeps seq gap-free.
+        allocate(session, COUNTER, -1)
+        existing = _existing(session, item)
+        if existing is None:
+            raise StorageError(
+                f"signal {item.type!r} collided with a row that cannot be found",
+                code="signal-conflict",
+            )
+        return to_model(existing, tenant), False
+    _fan_out(session, registry, tenant, values["id"], seq, item.type, now)
+    return _model(values, tenant), True
+
+
+def _existing(session: Session, item: SignalInput) -> SignalRow | None:
+    if item.dedupe_key is not None:
+        found = session.execute(
+            select(SignalRow).where(SignalRow.dedupe_key == item.dedupe_key)
+        ).scalar_one_or_none()
+        if found is not None:
+            return found
+    if item.source_event_id is not None:
+        return session.execute(
+            select(SignalRow).where(
+                SignalRow.source == item.source,
+                SignalRow.source_event_id == item.source_event_id,
+            )
+        ).scalar_one_or_none()
+    return None
+
+
+def _fan_out(
+    session: Session,
+    registry: PackageRegistry,
+    tenant: str,
+    signal_id: str,
+    seq: int,
+    type_: str,
+    now: datetime,
+) -> int:
+    handlers = subscribers(registry, active_packages(session), type_)
+    if not handlers:
+        return 0
+    session.execute(
+        insert(DeliveryRow),
+        [
+            {
+                "signal_id": signal_id,
+                "signal_seq": seq,
+                "handler": handler,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for handler in handlers
+        ],
+    )
+    work_created(session, tenant, "delivery", now)
+    return len(handlers)
+
+
+def _model(values: dict[str, Any], tenant: str) -> Signal:
+    subject = None
+    if values["subject_type"] is not None:
+        subject = Subject(type=values["subject_type"], id=values["subject_id"])
+    return Signal(
+        id=values["id"],
+        seq=values["seq"],
+        tenant=tenant,
+        type=values["type"],
+        data=values["data"],
+        source=values["source"],
+        subject=subject,
+        actor=Actor.parse(values["actor"]) if values["actor"] else None,
+        correlation_id=values["correlation_id"],
+        causation_id=values["causation_id"],
+        dedupe_key=values["dedupe_key"],
+        occurred_at=values["occurred_at"],
+        recorded_at=values["recorded_at"],
+    )
+
+
+def to_model(row: SignalRow, tenant: str) -> Signal:
+    """Return the SDK view of a stored signal."""
+    return _model(
+        {c: getattr(row, c) for c in SignalRow.__table__.columns.keys()},  # noqa: SIM118
+        tenant,
+    )
+
+
+def emit(
+    db: Database,
+    registry: PackageRegistry,
+    tenant: str,
+    item: SignalInput,
+    *,
+    package: str | None = None,
+) -> tuple[Signal, bool]:
+    """Emit ``item`` in a transaction of its own (see :func:`emit_signal`)."""
+    with db.tenant_session(tenant) as session:
+        return emit_signal(session, registry, tenant, item, package=package)
