@@ -13,6 +13,7 @@ from .members import MemberRow
 from .records import RecordRow
 from .secrets import InstallationSecretRow
 from .signals import SignalRow
+from .work import TenantWorkRow
 
 __all__ = [
     "ConversationRow",
@@ -30,5 +31,6 @@ __all__ = [
     "RecordRow",
     "SignalRow",
     "TenantRow",
+    "TenantWorkRow",
     "allocate",
 ]

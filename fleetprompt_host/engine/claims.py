@@ -1,0 +1,320 @@
+"""Claims in bulk: how a worker takes a batch of one tenant's due work, as leases.
+
+:mod:`.leases` claims one known row (embedded, inline runs); a worker does not know which
+rows are due, so it claims a batch in one short transaction in the tenant's schema. On
+PostgreSQL the due rows are locked with ``FOR UPDATE SKIP LOCKED``: concurrent workers
+take disjoint rows without waiting for each other. On SQLite the tenant transaction is
+``BEGIN IMMEDIATE``, which serialises claimers on one machine. Each claimed row gets the
+same changes as a :mod:`.leases` claim (directives ``running`` with ``started_at``;
+``attempts + 1``; the lease; ``fencing_token + 1``), and the :class:`~.leases.Claim` handed
+back carries the new token: the runner commits only if the row still carries it.
+
+A claimed delivery stays ``pending``; its ``next_attempt_at`` moves to the lease's expiry,
+so a delivery whose worker died falls due again through the same index as any other.
+
+The same transaction computes :func:`next_due`, the tenant's earliest due time after the
+claim, which the scheduler files in the host work index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from ..storage import Database, utcnow
+from ..storage.models.deliveries import DeliveryRow
+from ..storage.models.directives import DirectiveRow
+from .leases import Claim
+
+Kind = Literal["directive", "delivery"]
+
+_D = DirectiveRow.__table__
+_V = DeliveryRow.__table__
+
+
+@dataclass(frozen=True)
+class ClaimedWork:
+    """One directive or delivery claimed by a worker."""
+
+    kind: Kind
+    tenant: str
+    id: Any
+    claim: Claim
+    attempts: int
+    lease_expires_at: datetime
+    #: The directive type or the delivery's handler (for logs).
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class ClaimBatch:
+    """What one claim transaction took, and when the tenant's next item falls due."""
+
+    tenant: str
+    items: tuple[ClaimedWork, ...]
+    #: Earliest due time of the tenant's pending work after the claim (None: no work).
+    next_due: datetime | None
+
+
+def claim_batch(
+    db: Database,
+    tenant: str,
+    owner: str,
+    *,
+    limit: int,
+    lease: timedelta,
+    kinds: Sequence[Kind] = ("directive", "delivery"),
+) -> ClaimBatch:
+    """Claim at most ``limit`` due items of ``tenant`` for ``owner``, leased for ``lease``.
+
+    Directives and deliveries share the limit (about half each, either taking what the
+    other leaves unused), oldest due first; work whose lease expired comes first of all.
+    """
+    if limit < 1:
+        raise ValueError("a claim needs a limit of at least 1")
+    with db.tenant_session(tenant) as session:
+        at = utcnow()
+        expires = at + lease
+        items: list[ClaimedWork] = []
+        if "directive" in kinds:
+            share = limit if "delivery" not in kinds else max(1, (limit + 1) // 2)
+            items += _claim_directives(session, tenant, owner, share, at, expires)
+        if "delivery" in kinds and len(items) < limit:
+            items += _claim_deliveries(session, tenant, owner, limit - len(items), at, expires)
+        if "directive" in kinds and "delivery" in kinds and len(items) < limit:
+            # Deliveries left part of their share unused: directives may take it.
+            items += _claim_directives(session, tenant, owner, limit - len(items), at, expires)
+        return ClaimBatch(tenant, tuple(items), next_due(session, at))
+
+
+def _claim_directives(
+    session: Session, tenant: str, owner: str, limit: int, at: datetime, expires: datetime
+) -> list[ClaimedWork]:
+    claimed: list[ClaimedWork] = []
+    # Two index range scans on (status, run_after) that stop at the limit, rather than one
+    # OR query that would sort every due row: expired leases first, then requested work.
+    for where, order in (
+        ((_D.c.status == "running") & (_D.c.lease_expires_at <= at), _D.c.lease_expires_at),
+        ((_D.c.status == "requested") & (_D.c.run_after <= at), _D.c.run_after),
+    ):
+        room = limit - len(claimed)
+        if room <= 0:
+            break
+        due = (
+            select(_D.c.id)
+            .where(where)
+            .order_by(order, _D.c.id)
+            .limit(room)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(_D)
+            .where(_D.c.id.in_(due.scalar_subquery()))
+            .values(
+                status="running",
+                attempts=_D.c.attempts + 1,
+                started_at=at,
+                lease_owner=owner,
+                lease_expires_at=expires,
+                fencing_token=_D.c.fencing_token + 1,
+                updated_at=at,
+            )
+            .returning(_D.c.id, _D.c.fencing_token, _D.c.attempts, _D.c.type)
+        )
+        claimed += [
+            ClaimedWork(
+                "directive",
+                tenant,
+                row.id,
+                Claim(owner, int(row.fencing_token)),
+                int(row.attempts),
+                expires,
+                row.type,
+            )
+            for row in session.execute(stmt)
+        ]
+    return claimed
+
+
+def _claim_deliveries(
+    session: Session, tenant: str, owner: str, limit: int, at: datetime, expires: datetime
+) -> list[ClaimedWork]:
+    due = (
+        select(_V.c.id)
+        .where(
+            _V.c.status == "pending",
+            _V.c.next_attempt_at <= at,
+            # A delivery claimed inline (.leases) keeps its next_attempt_at: honour its lease.
+            or_(_V.c.lease_expires_at.is_(None), _V.c.lease_expires_at <= at),
+        )
+        .order_by(_V.c.next_attempt_at, _V.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        update(_V)
+        .where(_V.c.id.in_(due.scalar_subquery()))
+        .values(
+            attempts=_V.c.attempts + 1,
+            next_attempt_at=expires,
+            lease_owner=owner,
+            lease_expires_at=expires,
+            fencing_token=_V.c.fencing_token + 1,
+            updated_at=at,
+        )
+        .returning(_V.c.id, _V.c.fencing_token, _V.c.attempts, _V.c.handler)
+    )
+    return [
+        ClaimedWork(
+            "delivery",
+            tenant,
+            row.id,
+            Claim(owner, int(row.fencing_token)),
+            int(row.attempts),
+            expires,
+            row.handler,
+        )
+        for row in session.execute(stmt)
+    ]
+
+
+def next_due(session: Session, now: datetime | None = None) -> datetime | None:
+    """Return when the tenant's next item falls due (None when it has no pending work).
+
+    Leased work counts at its lease's expiry: if its worker dies, that is when it is due.
+    Every part is an index lookup or a scan of leased rows only, never of a whole backlog.
+    """
+    now = now or utcnow()
+    requested, running, delivery = session.execute(
+        select(
+            select(func.min(_D.c.run_after)).where(_D.c.status == "requested").scalar_subquery(),
+            select(func.min(_D.c.lease_expires_at))
+            .where(_D.c.status == "running")
+            .scalar_subquery(),
+            # The first pending delivery not held past its next_attempt_at (our claims move
+            # next_attempt_at to the lease's expiry, so they count here too).
+            select(_V.c.next_attempt_at)
+            .where(
+                _V.c.status == "pending",
+                or_(
+                    _V.c.lease_expires_at.is_(None),
+                    _V.c.lease_expires_at <= _V.c.next_attempt_at,
+                ),
+            )
+            .order_by(_V.c.next_attempt_at)
+            .limit(1)
+            .scalar_subquery(),
+        )
+    ).one()
+    found = [aware(value) for value in (requested, running, delivery) if value is not None]
+    if not found or min(found) > now:
+        # Only when nothing is due now: deliveries held by an inline claim (.leases), due
+        # at their lease's expiry; they sit among the few rows whose next_attempt_at passed.
+        held = session.execute(
+            select(func.min(_V.c.lease_expires_at)).where(
+                _V.c.status == "pending",
+                _V.c.next_attempt_at <= now,
+                _V.c.lease_expires_at > _V.c.next_attempt_at,
+            )
+        ).scalar_one_or_none()
+        if held is not None:
+            found.append(aware(held))
+    return min(found) if found else None
+
+
+def aware(value: Any) -> datetime:
+    """Return ``value`` (a datetime or SQLite's text form) as an aware UTC datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value  # type: ignore[no-any-return]
+
+
+def _held_by(table: Any, status: str, items: Sequence[ClaimedWork]) -> Any:
+    owner = items[0].claim.owner
+    return (
+        tuple_(table.c.id, table.c.fencing_token).in_(
+            [(item.id, item.claim.fencing_token) for item in items]
+        ),
+        table.c.status == status,
+        table.c.lease_owner == owner,
+    )
+
+
+def _split(items: Sequence[ClaimedWork]) -> list[tuple[Any, str, list[ClaimedWork]]]:
+    parts: list[tuple[Any, str, list[ClaimedWork]]] = []
+    for kind, table, status in (("directive", _D, "running"), ("delivery", _V, "pending")):
+        mine = [item for item in items if item.kind == kind]
+        if mine:
+            parts.append((table, status, mine))
+    return parts
+
+
+def renew(
+    db: Database, tenant: str, items: Sequence[ClaimedWork], lease: timedelta
+) -> list[ClaimedWork]:
+    """Extend the leases of ``items`` (all of ``tenant``, one owner); return those lost.
+
+    An item is lost once it finished, was released, canceled, or claimed again by another
+    worker after its lease expired; its runner's commit is then refused by the fence.
+    """
+    if not items:
+        return []
+    expires = utcnow() + lease
+    held: set[tuple[str, Any]] = set()
+    with db.tenant_session(tenant) as session:
+        for table, status, mine in _split(items):
+            extra = {"next_attempt_at": expires} if table is _V else {}
+            stmt = (
+                update(table)
+                .where(*_held_by(table, status, mine))
+                .values(lease_expires_at=expires, **extra)
+                .returning(table.c.id)
+            )
+            kind = mine[0].kind
+            held.update((kind, row.id) for row in session.execute(stmt))
+    return [item for item in items if (item.kind, item.id) not in held]
+
+
+def release(db: Database, tenant: str, items: Sequence[ClaimedWork], *, ran: bool = False) -> int:
+    """Give back ``items`` (all of ``tenant``, one owner) so another worker can take them.
+
+    The fencing token moves on, so a runner still holding the old claim cannot commit.
+    With ``ran=False`` (never started) the attempt counted at claim time is given back.
+    Items no longer held are left alone. Returns how many were released.
+    """
+    if not items:
+        return 0
+    from .scheduler import mark_due
+
+    at = utcnow()
+    released = 0
+    with db.tenant_session(tenant) as session:
+        for table, status, mine in _split(items):
+            extra: dict[str, Any] = (
+                {"next_attempt_at": at} if table is _V else {"status": "requested"}
+            )
+            if table is _D and not ran:
+                extra["started_at"] = None
+            stmt = (
+                update(table)
+                .where(*_held_by(table, status, mine))
+                .values(
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    fencing_token=table.c.fencing_token + 1,
+                    attempts=table.c.attempts - (0 if ran else 1),
+                    updated_at=at,
+                    **extra,
+                )
+            )
+            released += session.execute(stmt).rowcount
+        if released:
+            mark_due(session, tenant, at)
+    return released

@@ -1,0 +1,342 @@
+"""The worker loop: take fair turns across tenants, claim a batch, run it, repeat.
+
+One :class:`Worker` runs ``concurrency`` threads, each with its own :class:`Database`
+(its own connections) and its own :class:`~.heartbeat.Heartbeat`. A thread:
+
+1. picks a turn (:func:`.scheduler.pick`): the least recently served tenant with due work;
+2. claims at most ``batch_size`` items of that tenant (:func:`.claims.claim_batch`) and
+   files the tenant's next due time (:func:`.scheduler.settle`);
+3. runs the items one by one through the executor (by default the engine's runner, which
+   commits only while the item's fencing token is still current);
+4. when nothing is due, sleeps until a wake-up (:mod:`.wakeup`), the next due time or the
+   poll interval, whichever comes first.
+
+Stopping (:meth:`Worker.stop`, SIGTERM, SIGINT): threads stop taking work, finish the item
+they are running and release the rest of their batch. If an item is still running when the
+shutdown grace period ends, its lease is released too (the fence then refuses its commit)
+and the worker exits anyway. With ``until_idle`` the worker exits once no thread is busy
+and nothing is due within ``idle_horizon`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from fleetprompt_sdk.errors import NotFoundError
+
+from ..storage import Database, utcnow
+from . import scheduler
+from .claims import ClaimedWork, claim_batch, release
+from .heartbeat import Heartbeat
+from .wakeup import Wakeups
+
+log = logging.getLogger("fleetprompt.worker")
+
+#: Runs one claimed item; returns a short outcome label (``succeeded``, ``retry`` ...).
+Executor = Callable[[Database, ClaimedWork], str | None]
+#: Outcomes after which the tenant's due time is recomputed (the item may be due again).
+RESCHEDULING_OUTCOMES = frozenset({"retry", "retried", "released", "error"})
+#: Back-off after a tenant could not be served (database error, outdated schema).
+TROUBLE_BACKOFF = timedelta(seconds=5)
+
+
+@dataclass
+class WorkerOptions:
+    """How a worker runs (see the ``fleetprompt worker`` options)."""
+
+    tenants: tuple[str, ...] | None = None
+    concurrency: int = 1
+    until_idle: bool = False
+    lease_seconds: float = 30.0
+    batch_size: int = 10
+    #: Safety-net poll interval; None: 0.2 s on SQLite, 5 s on PostgreSQL (which notifies).
+    poll_seconds: float | None = None
+    idle_horizon_seconds: float = 60.0
+    shutdown_grace_seconds: float = 30.0
+    name: str | None = None
+
+
+@dataclass
+class WorkerStats:
+    """What a worker did: outcome counts per kind, e.g. ``{("directive", "succeeded"): 3}``."""
+
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    released: int = 0
+    idle_exit: bool = False
+
+    def total(self) -> int:
+        """Return how many items were run."""
+        return sum(self.outcomes.values())
+
+
+def engine_executor(registry: Any = None) -> Executor:
+    """Return the executor that runs items through the engine's runner."""
+    from .runner import deliver_signal, run_directive
+
+    if registry is None:
+        from ..discovery import discover
+
+        registry = discover()
+
+    def execute(db: Database, item: ClaimedWork) -> str | None:
+        if item.kind == "directive":
+            outcome = run_directive(db, registry, item.tenant, item.id, item.claim)
+        else:
+            outcome = deliver_signal(db, registry, item.tenant, item.id, item.claim)
+        return _label(outcome)
+
+    return execute
+
+
+def _label(outcome: Any) -> str | None:
+    for attribute in ("status", "outcome", "value"):
+        value = getattr(outcome, attribute, None)
+        if isinstance(value, str):
+            return value
+    return outcome if isinstance(outcome, str) else None
+
+
+class Worker:
+    """A pool of worker threads serving the due work of some or all tenants."""
+
+    def __init__(
+        self, url: str | None, options: WorkerOptions, executor: Executor | None = None
+    ) -> None:
+        if options.concurrency < 1 or options.batch_size < 1 or options.lease_seconds <= 0:
+            raise ValueError("concurrency, batch size and lease must be positive")
+        self.options = options
+        self._url = url
+        self._executor = executor
+        self._control = Database(url)
+        self.url = self._control.url
+        tenants = options.tenants
+        self._tenants = None if tenants is None else tuple(dict.fromkeys(tenants))
+        sqlite = self._control.dialect == "sqlite"
+        self._poll = options.poll_seconds or (0.2 if sqlite else 5.0)
+        self._lease = timedelta(seconds=options.lease_seconds)
+        self._name = options.name or f"{socket.gethostname()}:{os.getpid()}"
+        self._wakeups = Wakeups(self._control, self._tenants)
+        self.stopping = threading.Event()
+        self.stats = WorkerStats()
+        self._lock = threading.Lock()
+        self._active = 0
+        self._threads: list[threading.Thread] = []
+        self._heartbeats: list[Heartbeat] = []
+        self._started = threading.Event()
+        self._grace_ends: float | None = None
+
+    @property
+    def name(self) -> str:
+        """This worker's name (host:pid); thread ``i`` claims as ``name:i``."""
+        return self._name
+
+    @property
+    def masked_url(self) -> str:
+        """The database URL with its password masked."""
+        return self._control.masked_url
+
+    # -- control ------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the threads to stop after the item they are running (safe from any thread)."""
+        self.stopping.set()
+        self._wakeups.waker.kick()
+
+    def wait_started(self, timeout: float = 10.0) -> bool:
+        """Return once every thread is running (for embedding and tests)."""
+        return self._started.wait(timeout)
+
+    def run(self, *, handle_signals: bool = True) -> WorkerStats:
+        """Run until stopped (or idle, with ``until_idle``); return what was done."""
+        if self._executor is None:
+            self._executor = engine_executor()
+        previous = self._install_signals() if handle_signals else {}
+        self._wakeups.start()
+        try:
+            for index in range(self.options.concurrency):
+                thread = threading.Thread(
+                    target=self._thread_main, args=(index,), name=f"fp-worker-{index}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+            self._started.set()
+            self._join()
+        finally:
+            self._wakeups.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self._control.close()
+        return self.stats
+
+    def _install_signals(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous: dict[int, Any] = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+
+            def handler(signum: int, frame: Any) -> None:
+                if self.stopping.is_set():
+                    self._grace_ends = time.monotonic()  # a second signal: stop now
+                log.info("stopping on signal %s", signal.Signals(signum).name)
+                self.stop()
+
+            previous[sig] = signal.signal(sig, handler)
+        return previous
+
+    def _join(self) -> None:
+        while any(t.is_alive() for t in self._threads):
+            for thread in self._threads:
+                thread.join(0.05)
+            if not self.stopping.is_set():
+                continue
+            if self._grace_ends is None:
+                self._grace_ends = time.monotonic() + self.options.shutdown_grace_seconds
+            if time.monotonic() >= self._grace_ends:
+                self._abandon()
+                return
+
+    def _abandon(self) -> None:
+        """The grace period is over: release whatever is still held, fenced, and leave."""
+        for heartbeat in list(self._heartbeats):
+            heartbeat.stop()
+            by_tenant: dict[str, list[ClaimedWork]] = {}
+            for item in heartbeat.held():
+                by_tenant.setdefault(item.tenant, []).append(item)
+            for tenant, items in by_tenant.items():
+                try:
+                    self.stats.released += release(self._control, tenant, items, ran=True)
+                except Exception as error:
+                    log.warning("could not release work of %s: %s", tenant, error)
+        log.warning("shutdown grace period over: running work released")
+
+    # -- one thread ---------------------------------------------------------------------
+
+    def _thread_main(self, index: int) -> None:
+        owner = f"{self._name}:{index}"
+        db = Database(self._url)
+        heartbeat = Heartbeat(db, self._lease, name=f"fp-heartbeat-{index}")
+        with self._lock:
+            self._heartbeats.append(heartbeat)
+        try:
+            while not self.stopping.is_set():
+                ticket = self._wakeups.waker.ticket()
+                with self._lock:
+                    self._active += 1
+                turn = self._pick(db)
+                if turn is None:
+                    self._idle(db, ticket)
+                    continue
+                try:
+                    self._serve(db, heartbeat, owner, turn)
+                finally:
+                    with self._lock:
+                        self._active -= 1
+        except Exception:
+            log.exception("worker thread %s failed", owner)
+            self.stop()
+        finally:
+            heartbeat.stop()
+            db.close()
+
+    def _pick(self, db: Database) -> scheduler.Turn | None:
+        try:
+            return scheduler.pick(db, self._tenants)
+        except Exception as error:
+            log.warning("cannot read the work index: %s", error)
+            time.sleep(0.5)
+            return None
+
+    def _idle(self, db: Database, ticket: int) -> None:
+        """Nothing to pick: maybe exit (until_idle), else sleep until a wake-up."""
+        try:
+            upcoming = scheduler.next_wakeup(db, self._tenants)
+        except Exception:
+            upcoming = None
+        now = utcnow()
+        with self._lock:
+            self._active -= 1
+            horizon = now + timedelta(seconds=self.options.idle_horizon_seconds)
+            if (
+                self.options.until_idle
+                and self._active == 0
+                and (upcoming is None or upcoming > horizon)
+            ):
+                self.stats.idle_exit = True
+                self.stop()
+                return
+        timeout = self._poll
+        if upcoming is not None:
+            timeout = min(timeout, max(0.005, (upcoming - now).total_seconds()))
+        self._wakeups.waker.wait(ticket, timeout)
+
+    def _serve(self, db: Database, heartbeat: Heartbeat, owner: str, turn: Any) -> None:
+        try:
+            batch = claim_batch(
+                db, turn.tenant, owner, limit=self.options.batch_size, lease=self._lease
+            )
+            scheduler.settle(db, turn, batch.next_due)
+        except NotFoundError:
+            scheduler.forget(db, turn.tenant)
+            return
+        except Exception as error:
+            log.warning("cannot claim work of tenant %s: %s", turn.tenant, error)
+            self._postpone(db, turn)
+            return
+        heartbeat.hold(batch.items)
+        pending = list(batch.items)
+        reschedule = False
+        try:
+            while pending and not self.stopping.is_set():
+                item = pending.pop(0)
+                if heartbeat.is_lost(item):
+                    heartbeat.drop(item)
+                    continue
+                outcome = self._execute(db, item)
+                heartbeat.drop(item)
+                reschedule = reschedule or outcome in RESCHEDULING_OUTCOMES
+        finally:
+            if pending:
+                for item in pending:
+                    heartbeat.drop(item)
+                self._release(db, turn.tenant, pending)
+        if reschedule:
+            # Backed-off retries may be due sooner than this batch's leases would expire.
+            scheduler.refresh(db, turn.tenant)
+
+    def _execute(self, db: Database, item: ClaimedWork) -> str:
+        assert self._executor is not None
+        try:
+            outcome = self._executor(db, item) or "done"
+        except Exception:
+            log.exception(
+                "%s %s of tenant %s failed in the worker", item.kind, item.id, item.tenant
+            )
+            outcome = "error"
+        with self._lock:
+            self.stats.outcomes[(item.kind, outcome)] += 1
+        return outcome
+
+    def _release(self, db: Database, tenant: str, items: Sequence[ClaimedWork]) -> None:
+        try:
+            count = release(db, tenant, items)
+        except Exception as error:
+            log.warning("could not release work of %s (its leases will expire): %s", tenant, error)
+            return
+        with self._lock:
+            self.stats.released += count
+
+    def _postpone(self, db: Database, turn: scheduler.Turn) -> None:
+        try:
+            scheduler.settle(db, turn, utcnow() + TROUBLE_BACKOFF)
+        except Exception as error:
+            log.warning("cannot update the work index: %s", error)
