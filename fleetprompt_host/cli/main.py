@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "members": ("fleetprompt_host.cli.members_cmd", "members", "Manage tenant members and roles."),
     "db": ("fleetprompt_host.cli.db_cmd", "db", "Upgrade and inspect database schemas."),
     "info": ("fleetprompt_host.cli.info_cmd", "info", "Show the home, database and schema state."),
+    "worker": ("fleetprompt_host.cli.worker_cmd", "worker", "Run directives and deliveries."),
 }
 
 
