@@ -37,6 +37,21 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "db": ("fleetprompt_host.cli.db_cmd", "db", "Upgrade and inspect database schemas."),
     "info": ("fleetprompt_host.cli.info_cmd", "info", "Show the home, database and schema state."),
     "worker": ("fleetprompt_host.cli.worker_cmd", "worker", "Run directives and deliveries."),
+    "signals": ("fleetprompt_host.cli.signals_cmd", "signals", "Inspect and replay signals."),
+    "directives": ("fleetprompt_host.cli.directives_cmd", "directives", "Manage directives."),
+    "executions": ("fleetprompt_host.cli.executions_cmd", "executions", "Records of work done."),
+    "audit": ("fleetprompt_host.cli.audit_cmd", "audit", "One timeline of what happened and why."),
+    "install": ("fleetprompt_host.cli.install_cmd", "install", "Install a package into a tenant."),
+    "upgrade": ("fleetprompt_host.cli.install_cmd", "upgrade", "Upgrade or reconfigure a package."),
+    "uninstall": ("fleetprompt_host.cli.install_cmd", "uninstall", "Remove a package."),
+    "enable": ("fleetprompt_host.cli.install_cmd", "enable", "Enable a disabled package."),
+    "disable": ("fleetprompt_host.cli.install_cmd", "disable", "Disable a package in a tenant."),
+    "installations": (
+        "fleetprompt_host.cli.installations_cmd",
+        "installations",
+        "List and show the packages installed in a tenant.",
+    ),
+    "secrets": ("fleetprompt_host.cli.secrets_cmd", "secrets", "The key that encrypts secrets."),
 }
 
 

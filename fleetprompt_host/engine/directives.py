@@ -36,6 +36,7 @@ from .installed import active_packages
 from .jsonsafe import check_json, digest, json_size
 from .lifecycle import lifecycle_signal
 from .schemas import validate
+from .signals import lock_signal_counter
 from .subscriptions import loaded
 from .wakeups import work_created
 
@@ -219,9 +220,9 @@ def request(
         return request_directive(session, registry, tenant, req)
 
 
-def load(session: Session, directive_id: str) -> DirectiveRow:
+def load(session: Session, directive_id: str, *, fresh: bool = False) -> DirectiveRow:
     """Return directive ``directive_id`` or raise :class:`NotFoundError`."""
-    row = session.get(DirectiveRow, directive_id)
+    row = session.get(DirectiveRow, directive_id, populate_existing=fresh)
     if row is None:
         raise NotFoundError(
             f"directive {directive_id!r} does not exist", code="directive-not-found"
@@ -254,6 +255,8 @@ def cancel_directive(
     who = as_actor(actor)
     row = load(session, directive_id)
     require_role(session, who, _role_for(session, registry, row.type))
+    lock_signal_counter(session)
+    row = load(session, directive_id, fresh=True)
     if row.status == DirectiveStatus.CANCELED:
         return to_model(row, tenant)
     if row.status not in (DirectiveStatus.REQUESTED, DirectiveStatus.RUNNING):
@@ -263,8 +266,8 @@ def cancel_directive(
             code="directive-not-cancelable",
         )
     token = row.fencing_token + 1
-    # The signal first, the row second: every transaction takes the tenant's signal
-    # counter before the directive row, so cancel and a finishing run cannot deadlock.
+    # The counter lock is held (above) before the row is written: the same order as a
+    # finishing run, so the two cannot deadlock.
     lifecycle_signal(
         session,
         registry,
@@ -298,6 +301,8 @@ def rerun_directive(
     row = load(session, directive_id)
     target = resolve_target(session, registry, row.type)
     require_role(session, who, target.required_role)
+    lock_signal_counter(session)
+    row = load(session, directive_id, fresh=True)
     if not DirectiveStatus(row.status).terminal:
         raise ConflictError(
             f"directive {directive_id} is {row.status}; only a terminal directive can be rerun",

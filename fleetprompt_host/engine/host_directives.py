@@ -15,10 +15,11 @@ from typing import Any
 
 from fleetprompt_sdk.enums import Role
 from fleetprompt_sdk.errors import ConflictError, InvalidInputError
+from fleetprompt_sdk.models import Directive
 from fleetprompt_sdk.naming import is_event_type
 
-#: ``handler(ctx, params) -> result dict or None``.
-HostDirectiveHandler = Callable[[Any, dict[str, Any]], "dict[str, Any] | None"]
+#: ``handler(ctx, directive) -> result dict or None`` (``directive.params`` are validated).
+HostDirectiveHandler = Callable[[Any, Directive], "dict[str, Any] | None"]
 
 
 @dataclass(frozen=True)

@@ -203,6 +203,17 @@ def emit_signal(
     return _model(values, tenant), True
 
 
+def lock_signal_counter(session: Session) -> None:
+    """Take the tenant's signal counter lock now (held until the transaction ends).
+
+    Every transaction that emits takes this lock before it touches a directive row, so
+    callers that must read a directive and then emit about it (cancel, rerun) take the
+    lock first and read afterwards: no deadlock, and they see any run that finished
+    while they waited.
+    """
+    allocate(session, COUNTER, 0)
+
+
 def _existing(session: Session, item: SignalInput) -> SignalRow | None:
     if item.dedupe_key is not None:
         found = session.execute(

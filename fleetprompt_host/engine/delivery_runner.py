@@ -1,0 +1,224 @@
+"""Delivering one claimed signal delivery to its handler (see :mod:`.runner` for the contract)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from fleetprompt_host.registry import LoadedPackage, PackageRegistry
+from fleetprompt_host.storage import Database
+from fleetprompt_host.storage.base import utcnow
+from fleetprompt_host.storage.models import DeliveryRow, SignalRow
+from fleetprompt_sdk.errors import NotFoundError
+
+from .contexts import HandlerRunContext
+from .executions import ExecutionLog
+from .installed import active_packages
+from .leases import Claim
+from .outcomes import (
+    RunFailure,
+    RunOutcome,
+    Status,
+    Superseded,
+    error_of,
+    mark_rolled_back,
+    permanent,
+    record_superseded,
+)
+from .retry import DEFAULT_POLICY, RetryPolicy
+from .signals import to_model as signal_model
+from .subscriptions import split_handler_id
+from .wakeups import work_created
+
+
+def deliver_signal(
+    db: Database,
+    registry: PackageRegistry,
+    tenant: str,
+    delivery_id: int,
+    claim: Claim,
+    *,
+    policy: RetryPolicy = DEFAULT_POLICY,
+) -> RunOutcome:
+    """Deliver claimed delivery ``delivery_id`` to its handler (see the module doc)."""
+    log = ExecutionLog(
+        "delivery",
+        summary={"delivery_id": delivery_id, "owner": claim.owner, "fence": claim.fencing_token},
+    )
+    attempt = 0
+    try:
+        with db.tenant_session(tenant) as session:
+            row = session.get(DeliveryRow, delivery_id)
+            if row is None:
+                raise NotFoundError(
+                    f"delivery {delivery_id} does not exist", code="delivery-not-found"
+                )
+            attempt = row.attempts
+            signal_row = session.get(SignalRow, row.signal_id)
+            assert signal_row is not None, "deliveries cascade with their signal"
+            signal = signal_model(signal_row, tenant)
+            log.actor = str(signal.actor) if signal.actor else None
+            log.correlation_id = signal.correlation_id or signal.id
+            log.causation_id = signal.id
+            log.summary.update(
+                handler=row.handler,
+                signal_id=signal.id,
+                signal_type=signal.type,
+                attempt=attempt,
+                replay=row.replay,
+            )
+            if not _holds_delivery(row, claim):
+                raise Superseded(row.status, row.fencing_token, row.lease_owner)
+            if attempt > policy.delivery_max_attempts:
+                raise RunFailure(
+                    "attempts-exhausted",
+                    f"attempt {attempt} exceeds {policy.delivery_max_attempts}: earlier "
+                    "attempts ended without reporting (their worker stopped)",
+                )
+            package, handler = _handler(session, registry, row.handler)
+            ctx = HandlerRunContext(
+                session,
+                registry,
+                tenant,
+                manifest=package.manifest,
+                signal=signal,
+                handler=row.handler,
+                actor=str(signal.actor) if signal.actor else "system:fleetprompt",
+                correlation_id=log.correlation_id,
+                causation_id=signal.id,
+                log=log,
+            )
+            with log.timed(
+                "handler_delivery",
+                row.handler,
+                input={"signal_id": signal.id, "type": signal.type, "seq": signal.seq},
+            ):
+                handler(ctx, signal)
+            session.flush()
+            _finish_delivery(session, row.id, claim, status="done")
+            log.write(session, "succeeded", outcome="done")
+        return RunOutcome("delivery", str(delivery_id), "done", attempt, log.id)
+    except Superseded as stale:
+        return record_superseded(
+            db, tenant, "delivery", str(delivery_id), attempt, claim, log, stale
+        )
+    except Exception as exc:
+        if isinstance(exc, NotFoundError) and exc.code == "delivery-not-found":
+            raise
+        return _delivery_failed(db, tenant, delivery_id, claim, log, exc, policy)
+
+
+def _holds_delivery(row: DeliveryRow, claim: Claim) -> bool:
+    return row.status == "pending" and row.fencing_token == claim.fencing_token
+
+
+def _handler(session: Session, registry: PackageRegistry, name: str) -> tuple[LoadedPackage, Any]:
+    package_name, handler_name = split_handler_id(name)
+    if package_name not in active_packages(session):
+        raise RunFailure(
+            "handler-unavailable",
+            f"package {package_name!r} of handler {name!r} is not installed in this tenant",
+        )
+    found = registry.find(package_name)
+    handler = found.signal_handlers.get(handler_name) if isinstance(found, LoadedPackage) else None
+    if handler is None or not isinstance(found, LoadedPackage):
+        raise RunFailure(
+            "handler-unavailable",
+            f"handler {name!r} is not loaded in this process (see `fleetprompt packages list`)",
+            permanent=False,
+        )
+    return found, handler.function
+
+
+def _finish_delivery(
+    session: Session,
+    delivery_id: int,
+    claim: Claim,
+    *,
+    status: str,
+    error: dict[str, Any] | None = None,
+    next_attempt_at: datetime | None = None,
+) -> None:
+    now = utcnow()
+    values: dict[str, Any] = {
+        "status": status,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "last_error": error,
+        "updated_at": now,
+    }
+    if status == "pending":
+        values["next_attempt_at"] = next_attempt_at
+    else:
+        values["completed_at"] = now
+    fenced = session.execute(
+        update(DeliveryRow)
+        .where(
+            DeliveryRow.id == delivery_id,
+            DeliveryRow.status == "pending",
+            DeliveryRow.fencing_token == claim.fencing_token,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if fenced != 1:
+        current = session.get(DeliveryRow, delivery_id, populate_existing=True)
+        raise Superseded(
+            current.status if current else "missing",
+            current.fencing_token if current else -1,
+            current.lease_owner if current else None,
+        )
+
+
+def _delivery_failed(
+    db: Database,
+    tenant: str,
+    delivery_id: int,
+    claim: Claim,
+    log: ExecutionLog,
+    exc: Exception,
+    policy: RetryPolicy,
+) -> RunOutcome:
+    error = error_of(exc)
+    mark_rolled_back(log, error)
+    attempt = int(log.summary.get("attempt", 0))
+    try:
+        with db.tenant_session(tenant) as session:
+            row = session.get(DeliveryRow, delivery_id)
+            if row is None or not _holds_delivery(row, claim):
+                raise Superseded(
+                    row.status if row else "missing",
+                    row.fencing_token if row else -1,
+                    row.lease_owner if row else None,
+                )
+            attempt = row.attempts
+            terminal = permanent(exc) or attempt >= policy.delivery_max_attempts
+            retry_at = None if terminal else policy.next_at(utcnow(), attempt)
+            _finish_delivery(
+                session,
+                delivery_id,
+                claim,
+                status="dead" if terminal else "pending",
+                error=error,
+                next_attempt_at=retry_at,
+            )
+            outcome: Status = "dead" if terminal else "retry"
+            log.write(session, "failed", outcome=outcome, error=error, retry_at=retry_at)
+            if retry_at is not None:
+                work_created(session, tenant, "delivery", retry_at)
+    except Superseded as stale:
+        return record_superseded(
+            db, tenant, "delivery", str(delivery_id), attempt, claim, log, stale
+        )
+    return RunOutcome(
+        "delivery",
+        str(delivery_id),
+        outcome,
+        attempt,
+        log.id,
+        error=error,
+        next_attempt_at=retry_at,
+    )
