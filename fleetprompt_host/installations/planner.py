@@ -264,7 +264,7 @@ class Planner:
         needed_by = dependents(others, package)
         if needed_by and not cascade:
             raise ConflictError(
-                f"{', '.join(needed_by)} depend on {package} in {self.tenant}: uninstall them "
+                f"{package} is needed by {', '.join(needed_by)} in {self.tenant}: uninstall them "
                 "first, or pass --cascade to uninstall them too",
                 code="package-required",
             )

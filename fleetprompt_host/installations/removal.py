@@ -37,7 +37,8 @@ def handle_uninstall(ctx: HostDirectiveContext, params: dict[str, Any]) -> dict[
     needed_by = dependents(others, package)
     if needed_by:
         raise ConflictError(
-            f"{', '.join(needed_by)} depend on {package}: uninstall them first (or pass --cascade)",
+            f"{package} is needed by {', '.join(needed_by)}: uninstall them first "
+            "(or pass --cascade)",
             code="package-required",
         )
     emit_event(ctx, "uninstall", "started", version=row.version, purge=purge)
