@@ -34,6 +34,19 @@ class HostDirectiveType:
 
 
 _types: dict[str, HostDirectiveType] = {}
+#: Host layers whose directive types every process must know, imported on first lookup so
+#: a worker runs ``package.install`` without importing the installations layer itself.
+BUILTIN_LAYERS = ("fleetprompt_host.installations",)
+_builtin_loaded: list[bool] = []
+
+
+def _load_builtin_layers() -> None:
+    if not _builtin_loaded:
+        _builtin_loaded.append(True)
+        import importlib
+
+        for module in BUILTIN_LAYERS:
+            importlib.import_module(module)
 
 
 def register_host_directive(spec: HostDirectiveType) -> None:
@@ -58,9 +71,11 @@ def unregister_host_directive(type_: str) -> None:
 
 def host_directive(type_: str) -> HostDirectiveType | None:
     """Return the host directive type ``type_``, if registered."""
+    _load_builtin_layers()
     return _types.get(type_)
 
 
 def host_directive_types() -> list[HostDirectiveType]:
     """Return every registered host directive type, sorted by type."""
+    _load_builtin_layers()
     return [_types[t] for t in sorted(_types)]
