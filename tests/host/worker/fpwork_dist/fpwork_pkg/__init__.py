@@ -1,0 +1,69 @@
+"""Handlers of the fpwork test package (see tests/host/worker/conftest.py).
+
+Every processed item writes one record and emits one signal, whose delivery requests one
+``ack`` directive under a key unique to that delivery run: a delivery committed twice would
+leave two acks."""
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+from fleetprompt_sdk import Package
+
+package = Package("fpwork")
+
+
+@package.directive("fpwork.item.process")
+def process(ctx, directive):
+    """Write one record and emit one signal for item ``n``."""
+    ctx.records.put("items", {"n": directive.params["n"], "directive": ctx.directive_id})
+    ctx.emit("fpwork.item.processed", {"n": directive.params["n"]})
+    return {"n": directive.params["n"]}
+
+
+@package.directive("fpwork.item.write")
+def write(ctx, directive):
+    """Write one record for item ``n`` (its only effect)."""
+    ctx.records.put("items", {"n": directive.params["n"], "directive": ctx.directive_id})
+    return None
+
+
+@package.directive("fpwork.item.ack")
+def ack(ctx, directive):
+    """Nothing to do: the directive itself is the effect."""
+    return None
+
+
+@package.directive("fpwork.slow.run")
+def slow(ctx, directive):
+    """Say who started, wait for the gate file, then write and emit (after the wait, so a
+    stopped run holds no lock)."""
+    Path(directive.params["started"], f"{os.getpid()}-{ctx.attempt}").write_text(str(time.time()))
+    deadline = time.monotonic() + 120
+    while not Path(directive.params["gate"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ctx.records.put("items", {"n": directive.params["n"], "pid": os.getpid()})
+    ctx.emit("fpwork.slow.done", {"n": directive.params["n"], "pid": os.getpid()})
+    return {"pid": os.getpid()}
+
+
+@package.directive("fpwork.noop")
+def noop(ctx, directive):
+    """Do nothing."""
+    return None
+
+
+@package.directive("fpwork.clock")
+def clock(ctx, directive):
+    """Record when the handler started (wall clock, compared with the request time)."""
+    Path(directive.params["dir"], ctx.directive_id).write_text(repr(time.time()))
+    return None
+
+
+@package.on_signal("on_processed")
+def on_processed(ctx, signal):
+    """Request one ack per delivery run: a random key makes a second commit visible."""
+    ctx.request_directive(
+        "fpwork.item.ack", {"n": signal.data["n"]}, key=f"ack:{signal.id}:{uuid.uuid4().hex}"
+    )
