@@ -1,0 +1,284 @@
+"""The tenant's tool list: which tools this tenant, actor and agent profile may use.
+
+A tool is offered when its package is installed and enabled in the tenant, the package
+declares the permission the tool needs (``records:read`` for read tools,
+``directives:request`` for write tools), the actor's role meets the role the tool needs
+(a write tool needs the role its directive type requires) and, with an agent profile,
+the profile's allowlist names it. Every other tool the host knows about is remembered
+with the reason it is not offered, so a call to it is refused with a message that says
+why, and never reaches its code.
+
+Names are namespaced by package (``crm__search_contacts``), so two packages can both
+have ``search``; the list is exported in the OpenAI function-calling format litellm
+takes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from fleetprompt_sdk.enums import Effect, Permission, Role
+from fleetprompt_sdk.errors import NotFoundError, PermissionDeniedError
+from fleetprompt_sdk.manifest import AgentProfile, Manifest, ToolSpec
+from fleetprompt_sdk.naming import TOOL_NAMESPACE_SEPARATOR, namespaced_tool_name
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from fleetprompt_host.registry import LoadedPackage, PackageRegistry
+    from fleetprompt_sdk.models import Actor
+    from fleetprompt_sdk.tools import Tool
+
+#: The permission a package must declare for its tools of each effect to be offered.
+NEEDED_PERMISSION = {
+    Effect.READ: Permission.RECORDS_READ,
+    Effect.WRITE: Permission.DIRECTIVES_REQUEST,
+}
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One tool the model may call, with what the host needs to run it."""
+
+    name: str
+    package: str
+    spec: ToolSpec
+    tool: Tool
+    required_role: Role
+
+    @property
+    def effect(self) -> Effect:
+        """Whether the tool reads, or requests a change."""
+        return self.spec.effect
+
+    @property
+    def requires_confirmation(self) -> bool:
+        """Whether the user must confirm each call."""
+        return self.spec.requires_confirmation or self.tool.requires_confirmation
+
+    @property
+    def timeout(self) -> float:
+        """Seconds the tool's code may run."""
+        return self.tool.timeout
+
+    def to_openai(self) -> dict[str, Any]:
+        """Return the tool in the OpenAI function-calling format."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.spec.description,
+                "parameters": self.spec.parameters,
+            },
+        }
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A short hash of the model-facing contract (name, description, parameters)."""
+        text = json.dumps(self.to_openai(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class AgentRef:
+    """An agent profile and the package that provides it."""
+
+    package: str
+    profile: AgentProfile
+
+    @property
+    def name(self) -> str:
+        """``package/name``: unique within a tenant."""
+        return f"{self.package}/{self.profile.name}"
+
+    def allowed(self) -> frozenset[str]:
+        """The namespaced names of the tools the profile may use."""
+        out: set[str] = set()
+        for item in self.profile.tools:
+            out.add(
+                item
+                if TOOL_NAMESPACE_SEPARATOR in item
+                else namespaced_tool_name(self.package, item)
+            )
+        return frozenset(out)
+
+
+@dataclass
+class ToolCatalog:
+    """The tools offered to one actor (and agent profile) in one tenant."""
+
+    tenant: str
+    actor: str
+    role: Role | None
+    agent: AgentRef | None
+    entries: dict[str, CatalogEntry] = field(default_factory=dict)
+    #: Known tools that are not offered, with the reason (shown when one is called).
+    withheld: dict[str, str] = field(default_factory=dict)
+    #: The manifests of the tenant's active packages, for the system prompt.
+    manifests: dict[str, Manifest] = field(default_factory=dict)
+    #: Packages installed in the tenant but not active, with their status.
+    inactive: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> CatalogEntry | None:
+        """Return the offered tool ``name``, or None."""
+        return self.entries.get(name)
+
+    def refusal(self, name: str) -> str:
+        """Return why ``name`` cannot be called here (for a tool that is not offered)."""
+        reason = self.withheld.get(name)
+        if reason is not None:
+            return f"tool {name!r} is not available: {reason}"
+        package = name.partition(TOOL_NAMESPACE_SEPARATOR)[0]
+        if package in self.inactive:
+            status = self.inactive[package]
+            return f"tool {name!r} is not available: package {package!r} is {status} here"
+        return f"no tool named {name!r} is available in this tenant"
+
+    def openai_tools(self) -> list[dict[str, Any]]:
+        """Return the offered tools in the OpenAI function-calling format, sorted by name."""
+        return [self.entries[name].to_openai() for name in sorted(self.entries)]
+
+    def fingerprints(self) -> dict[str, str]:
+        """Return each offered tool's contract fingerprint (for replay comparisons)."""
+        return {name: entry.fingerprint for name, entry in sorted(self.entries.items())}
+
+
+def actor_role(session: Session, actor: Actor) -> Role | None:
+    """Return the actor's role; system actors get None (trusted, every tool).
+
+    Raises :class:`PermissionDeniedError` (``not-a-member``) for a user who is not a member.
+    """
+    from fleetprompt_host.storage.roles import member_role
+
+    if actor.kind == "system":
+        return None
+    role = member_role(session, actor)
+    if role is None:
+        raise PermissionDeniedError(
+            f"{actor} is not a member of this tenant: it cannot use its tools", code="not-a-member"
+        )
+    return role
+
+
+def find_agent(manifests: dict[str, Manifest], name: str) -> AgentRef:
+    """Return the agent profile ``name`` (``profile`` or ``package/profile``).
+
+    Raises :class:`NotFoundError` (``agent-not-found``) naming the profiles that exist, or
+    (``agent-ambiguous``) when two packages provide a profile of that name.
+    """
+    package, _, local = name.rpartition("/")
+    found = [
+        AgentRef(pkg, profile)
+        for pkg, manifest in sorted(manifests.items())
+        for profile in manifest.agents
+        if profile.name == local and (not package or pkg == package)
+    ]
+    if len(found) == 1:
+        return found[0]
+    known = sorted(f"{p}/{a.name}" for p, m in manifests.items() for a in m.agents)
+    if found:
+        raise NotFoundError(
+            f"agent {name!r} is ambiguous: use one of {', '.join(r.name for r in found)}",
+            code="agent-ambiguous",
+        )
+    raise NotFoundError(
+        f"no agent profile {name!r} in this tenant (known: {', '.join(known) or 'none'})",
+        code="agent-not-found",
+    )
+
+
+def _directive_roles(manifests: dict[str, Manifest]) -> dict[str, Role]:
+    return {d.type: d.required_role for m in manifests.values() for d in m.directives}
+
+
+def _withhold_reason(
+    package: LoadedPackage,
+    spec: ToolSpec,
+    name: str,
+    role: Role | None,
+    needed: Role,
+    agent: AgentRef | None,
+    directive_roles: dict[str, Role],
+) -> str | None:
+    permission = NEEDED_PERMISSION[spec.effect]
+    if permission not in package.manifest.permissions:
+        return f"package {package.name!r} does not declare the {permission.value} permission"
+    if spec.effect is Effect.WRITE and (
+        spec.directive is None or spec.directive not in directive_roles
+    ):
+        return f"its directive {spec.directive!r} is not handled by any active package"
+    if role is not None and not role.satisfies(needed):
+        return f"it needs the {needed.value} role; the actor holds {role.value}"
+    if agent is not None and name not in agent.allowed():
+        return f"agent profile {agent.name!r} does not allow it"
+    if spec.name not in package.tools:
+        return f"package {package.name!r} does not define it in code"
+    return None
+
+
+def build_catalog(
+    session: Session,
+    registry: PackageRegistry,
+    tenant: str,
+    actor: Actor,
+    *,
+    agent: str | None = None,
+) -> ToolCatalog:
+    """Return the tools ``actor`` may use in the session's tenant (optionally as ``agent``).
+
+    Reads the tenant's active installations and the actor's role through ``session``
+    (read-only is enough). Packages that are not active in the tenant contribute only
+    "not installed" / "disabled" reasons; their code is never loaded for this.
+    """
+    from fleetprompt_host.engine.installed import active_packages
+    from fleetprompt_host.registry import LoadedPackage
+
+    role = actor_role(session, actor)
+    active = active_packages(session)
+    loaded: dict[str, LoadedPackage] = {}
+    catalog = ToolCatalog(tenant=tenant, actor=str(actor), role=role, agent=None)
+    for name in sorted(active):
+        entry = registry.find(name)
+        if isinstance(entry, LoadedPackage):
+            loaded[name] = entry
+            catalog.manifests[name] = entry.manifest
+    if agent is not None:
+        catalog.agent = find_agent(catalog.manifests, agent)
+    directive_roles = _directive_roles(catalog.manifests)
+    for package in loaded.values():
+        for spec in package.manifest.tools:
+            qualified = namespaced_tool_name(package.name, spec.name)
+            needed = Role.MEMBER
+            if spec.effect is Effect.WRITE and spec.directive in directive_roles:
+                needed = directive_roles[spec.directive]
+            reason = _withhold_reason(
+                package, spec, qualified, role, needed, catalog.agent, directive_roles
+            )
+            if reason is not None:
+                catalog.withheld[qualified] = reason
+                continue
+            catalog.entries[qualified] = CatalogEntry(
+                name=qualified,
+                package=package.name,
+                spec=spec,
+                tool=package.tools[spec.name],
+                required_role=needed,
+            )
+    _note_inactive(session, catalog, active)
+    return catalog
+
+
+def _note_inactive(session: Session, catalog: ToolCatalog, active: frozenset[str]) -> None:
+    """Remember why tools of installed-but-inactive packages are not offered."""
+    from sqlalchemy import select
+
+    from fleetprompt_host.storage.models import InstallationRow
+
+    rows = session.execute(select(InstallationRow.package, InstallationRow.status)).all()
+    for package, status in rows:
+        if package not in active:
+            catalog.inactive[package] = str(status)

@@ -1,0 +1,110 @@
+"""The execution record of a chat turn or a tool call, written in as few transactions as
+possible.
+
+:class:`ExecutionRecorder` knows its execution id before anything is written (the id is
+the correlation id of the directives the work requests), queues steps in memory and
+writes them, in order, inside transactions that commit anyway: the round's messages, a
+directive request, the end of the work. A short unit of work that requests nothing is
+written once, finished, in one transaction (the engine's
+:class:`~fleetprompt_host.engine.executions.ExecutionLog`); a longer one is inserted as
+``running`` at its first flush and finished by
+:func:`~fleetprompt_host.engine.executions.finish_execution`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert
+
+from fleetprompt_host.engine.executions import ExecutionLog, Step, finish_execution
+from fleetprompt_host.engine.jsonsafe import redact
+from fleetprompt_host.storage.models import ExecutionRow, ExecutionStepRow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from fleetprompt_host.storage import Database
+
+
+class ExecutionRecorder:
+    """One execution of kind ``kind`` in ``tenant``, recorded as it goes."""
+
+    def __init__(
+        self,
+        db: Database,
+        tenant: str,
+        kind: str,
+        *,
+        actor: str | None,
+        correlation_id: str | None = None,
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        self.db = db
+        self.tenant = tenant
+        self.log = ExecutionLog(kind=kind, actor=actor, summary=dict(summary or {}))
+        self.log.correlation_id = correlation_id or self.log.id
+        self.inserted = False
+        self.written = 0
+
+    @property
+    def id(self) -> str:
+        """The execution id (known before anything is written)."""
+        return self.log.id
+
+    @property
+    def correlation_id(self) -> str:
+        """The correlation id shared by everything the work causes."""
+        return self.log.correlation_id or self.log.id
+
+    def add(self, kind: str, name: str, **values: Any) -> Step:
+        """Queue a finished step (``input``, ``output``, ``error``, ``duration_ms`` ...)."""
+        return self.log.step(kind, name, **values)
+
+    @property
+    def steps(self) -> list[Step]:
+        """Every step so far, written or not."""
+        return self.log.steps
+
+    def flush(self, session: Session | None = None) -> None:
+        """Write the execution (as running, once) and the queued steps in ``session``."""
+        if session is None:
+            with self.db.tenant_session(self.tenant) as own:
+                self.flush(own)
+            return
+        if not self.inserted:
+            log = self.log
+            session.execute(
+                insert(ExecutionRow).values(
+                    id=log.id,
+                    kind=log.kind,
+                    status="running",
+                    actor=log.actor,
+                    correlation_id=self.correlation_id,
+                    causation_id=log.causation_id,
+                    started_at=log.started_at,
+                    summary=redact(log.summary),
+                )
+            )
+            self.inserted = True
+        fresh = self.log.steps[self.written :]
+        if fresh:
+            rows = [s.row(self.id, self.written + i) for i, s in enumerate(fresh, start=1)]
+            session.execute(insert(ExecutionStepRow), rows)
+            self.written += len(fresh)
+
+    def finish(self, status: str, session: Session | None = None, **summary: Any) -> None:
+        """Write what is queued and mark the execution ``status`` (finished now)."""
+        if session is None:
+            with self.db.tenant_session(self.tenant) as own:
+                self.finish(status, own, **summary)
+            return
+        if not self.inserted:
+            self.log.write(session, status, **summary)
+            self.inserted = True
+            self.written = len(self.log.steps)
+            return
+        self.flush(session)
+        finish_execution(
+            session, self.id, status, {**summary, "duration_ms": self.log.elapsed_ms()}
+        )
