@@ -13,6 +13,7 @@ from functools import partial
 from fleetprompt_sdk.errors import Problem
 
 from . import embedded, identity, naming_rules, permissions, references, uniqueness
+from .run_memo import validation_run
 from .view import ManifestView
 
 Rule = Callable[[ManifestView], Iterable[Problem]]
@@ -49,8 +50,10 @@ def semantic_problems(data: object) -> list[Problem]:
     """Return every semantic problem of one raw manifest document."""
     view = ManifestView(data)
     problems: list[Problem] = []
-    for rule in RULES:
-        problems.extend(guarded(partial(rule, view), rule.__name__))
+    # One run: rules asking the same question of the same embedded schema share the answer.
+    with validation_run():
+        for rule in RULES:
+            problems.extend(guarded(partial(rule, view), rule.__name__))
     return problems
 
 

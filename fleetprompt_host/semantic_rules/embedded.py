@@ -4,10 +4,13 @@ defaults and secret config fields."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
+from typing import Any
 
 from fleetprompt_sdk.errors import Problem
 
-from ..json_paths import child
+from ..json_paths import PathPart, child
+from .run_memo import memoized
 from .schema_walk import (
     Embedded,
     SchemaUnusable,
@@ -64,28 +67,40 @@ def check_tool_parameters(view: ManifestView) -> Iterator[Problem]:
             )
 
 
+#: One finding of the defaults check: code, parts relative to the schema, message.
+Finding = tuple[str, tuple[PathPart, ...], str]
+
+
+def _default_findings(schema: dict[str, Any]) -> tuple[Finding, ...]:
+    """Return what :func:`check_defaults` reports for one embedded schema."""
+    findings: list[Finding] = []
+    if not is_usable(schema):
+        return ()
+    for parts, sub in subschemas(schema):
+        if "default" not in sub:
+            continue
+        try:
+            errors = instance_errors(schema, sub["default"], parts)
+        except SchemaUnusable as exc:
+            findings.append(("invalid-embedded-schema", parts, f"unusable: {exc}"))
+            break
+        for inner, message in errors[:1]:
+            findings.append(
+                (
+                    "default-invalid",
+                    (*parts, "default", *inner),
+                    f"default {sub['default']!r} does not satisfy its own schema: {message}",
+                )
+            )
+    return tuple(findings)
+
+
 def check_defaults(view: ManifestView) -> Iterator[Problem]:
     """Every ``default`` inside an embedded schema satisfies the schema it sits in."""
     for embedded in embedded_schemas(view):
-        if not is_usable(embedded.schema):
-            continue
-        for parts, sub in subschemas(embedded.schema):
-            if "default" not in sub:
-                continue
-            where = child(embedded.path, *parts, "default")
-            try:
-                errors = instance_errors(embedded.schema, sub["default"], parts)
-            except SchemaUnusable as exc:
-                yield Problem(
-                    "invalid-embedded-schema", child(embedded.path, *parts), f"unusable: {exc}"
-                )
-                break
-            for inner, message in errors[:1]:
-                yield Problem(
-                    "default-invalid",
-                    child(where, *inner),
-                    f"default {sub['default']!r} does not satisfy its own schema: {message}",
-                )
+        findings = partial(_default_findings, embedded.schema)
+        for code, parts, message in memoized("defaults", embedded.schema, findings):
+            yield Problem(code, child(embedded.path, *parts), message)
 
 
 def check_secrets(view: ManifestView) -> Iterator[Problem]:
