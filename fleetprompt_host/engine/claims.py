@@ -124,8 +124,10 @@ def _claim_directives(
                 fencing_token=_D.c.fencing_token + 1,
                 updated_at=at,
             )
-            .returning(_D.c.id, _D.c.fencing_token, _D.c.attempts, _D.c.type)
+            .returning(_D.c.id, _D.c.fencing_token, _D.c.attempts, _D.c.type, _D.c.run_after)
         )
+        # RETURNING comes in no particular order: run the oldest first.
+        rows = sorted(session.execute(stmt), key=lambda row: (row.run_after, row.id))
         claimed += [
             ClaimedWork(
                 "directive",
@@ -136,7 +138,7 @@ def _claim_directives(
                 expires,
                 row.type,
             )
-            for row in session.execute(stmt)
+            for row in rows
         ]
     return claimed
 
@@ -179,7 +181,7 @@ def _claim_deliveries(
             expires,
             row.handler,
         )
-        for row in session.execute(stmt)
+        for row in sorted(session.execute(stmt), key=lambda row: row.id)
     ]
 
 

@@ -158,12 +158,11 @@ class Lab:
         self.procs.append(proc)
         return proc
 
-    def output(self, proc: subprocess.Popen[bytes]) -> str:
+    def output(self, proc: subprocess.Popen[bytes], parts: tuple[str, ...] = ("out", "err")) -> str:
         """Return what ``proc`` wrote (stdout, then stderr)."""
         index = self.procs.index(proc)
         return "".join(
-            (self.tmp / f"worker-{index}.{part}").read_text(errors="replace")
-            for part in ("out", "err")
+            (self.tmp / f"worker-{index}.{part}").read_text(errors="replace") for part in parts
         )
 
     def finish(self, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> int:
@@ -177,7 +176,7 @@ class Lab:
 
     def statuses(self, tenant: str | None = None) -> dict[str, int]:
         """Return the number of directives per status."""
-        with self.db.tenant_session(tenant or self.tenant) as session:
+        with self.db.tenant_session(tenant or self.tenant, readonly=True) as session:
             rows = session.execute(
                 select(DirectiveRow.status, func.count()).group_by(DirectiveRow.status)
             )
@@ -185,7 +184,7 @@ class Lab:
 
     def directives(self, type_: str, tenant: str | None = None) -> list[DirectiveRow]:
         """Return the directives of ``type_`` (detached)."""
-        with self.db.tenant_session(tenant or self.tenant) as session:
+        with self.db.tenant_session(tenant or self.tenant, readonly=True) as session:
             rows = session.execute(select(DirectiveRow).where(DirectiveRow.type == type_))
             found = list(rows.scalars())
             session.expunge_all()
@@ -193,7 +192,7 @@ class Lab:
 
     def scalars(self, stmt: Any, tenant: str | None = None) -> list[Any]:
         """Run ``stmt`` in the tenant and return its first column."""
-        with self.db.tenant_session(tenant or self.tenant) as session:
+        with self.db.tenant_session(tenant or self.tenant, readonly=True) as session:
             return list(session.execute(stmt).scalars())
 
     def item_numbers(self) -> list[int]:
@@ -210,7 +209,7 @@ class Lab:
 
     def deliveries(self) -> dict[str, int]:
         """Return the number of deliveries per status."""
-        with self.db.tenant_session(self.tenant) as session:
+        with self.db.tenant_session(self.tenant, readonly=True) as session:
             rows = session.execute(
                 select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)
             )
