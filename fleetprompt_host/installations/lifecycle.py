@@ -18,8 +18,11 @@ from sqlalchemy.orm import Session
 from fleetprompt_host.engine.contexts import HostDirectiveContext
 from fleetprompt_host.registry import PackageRegistry
 from fleetprompt_host.storage.base import utcnow
+from fleetprompt_host.storage.faults import pause_point
+from fleetprompt_host.storage.models import DirectiveRow, InstallationRow
 from fleetprompt_sdk.errors import ConflictError, FleetPromptError, PackageError
 from fleetprompt_sdk.manifest import Manifest
+from fleetprompt_sdk.models import Directive
 
 from . import secret_store, state
 from .config import resolve
@@ -53,20 +56,40 @@ def current_manifest(registry: PackageRegistry, package: str, version: str) -> M
 
 
 def check_dependencies(session: Session, manifest: Manifest) -> None:
-    """Raise :class:`ConflictError` (``missing-dependency``) unless every dependency is present."""
-    here = state.present(session)
+    """Raise unless every dependency of ``manifest`` is present at an accepted version.
+
+    A dependency whose own install is still pending raises a retryable error
+    (``dependency-pending``), so a worker that picks the dependent first tries again later;
+    anything else missing is a :class:`ConflictError` (``missing-dependency``).
+    """
+    rows = {row.package: row for row in state.all_rows(session)}
     missing: list[str] = []
+    pending: list[str] = []
     for dep in manifest.dependencies:
         requirement = Requirement(dep.name, SpecifierSet(dep.version))
-        found = here.get(dep.name)
-        if found is None or found.status not in PRESENT or not requirement.allows(found.version):
-            have = f" ({dep.name} {found.version} is {found.status})" if found else ""
-            missing.append(f"{requirement}{have}")
+        row = rows.get(dep.name)
+        if row is not None and row.status in PRESENT and requirement.allows(row.version):
+            continue
+        if row is not None and row.status == "requested" and _in_flight(session, row):
+            pending.append(str(requirement))
+            continue
+        have = f" ({dep.name} {row.version} is {row.status})" if row is not None else ""
+        missing.append(f"{requirement}{have}")
     if missing:
         raise ConflictError(
             f"{manifest.name} {manifest.version} needs {', '.join(missing)} installed first",
             code="missing-dependency",
         )
+    if pending:
+        raise FleetPromptError(
+            f"{manifest.name} waits for {', '.join(pending)} to finish installing",
+            code="dependency-pending",
+        )
+
+
+def _in_flight(session: Session, row: InstallationRow) -> bool:
+    directive = session.get(DirectiveRow, row.directive_id) if row.directive_id else None
+    return directive is not None and directive.status in ("requested", "running")
 
 
 def checked_config(
@@ -92,11 +115,15 @@ def call_hook(manifest: Manifest, hook: str, call: Callable[[], None]) -> None:
         call()
     except Exception as exc:
         code = exc.code if isinstance(exc, FleetPromptError) else type(exc).__name__
-        raise PackageError(
+        text = str(exc).strip()
+        error = PackageError(
             f"the {hook} hook of {manifest.name} {manifest.version} failed: "
-            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''} [{code}]",
+            f"{text.splitlines()[0] if text else '(no message)'} [{code}]",
             code=f"{hook}-hook-failed",
-        ) from exc
+        )
+        # Package code failing is not a passing glitch: the runner must not retry it.
+        error.retryable = False  # type: ignore[attr-defined]
+        raise error from exc
 
 
 def hook_context(
@@ -131,8 +158,9 @@ def emit_event(ctx: HostDirectiveContext, action: str, event: str, **data: Any) 
     )
 
 
-def handle_install(ctx: HostDirectiveContext, params: dict[str, Any]) -> dict[str, Any]:
+def handle_install(ctx: HostDirectiveContext, directive: Directive) -> dict[str, Any]:
     """Install a package: row, seed records, agent profiles, install hook, signals."""
+    params = dict(directive.params)
     session, package, version = ctx.session, str(params["package"]), str(params["version"])
     manifest = current_manifest(ctx.registry, package, version)
     row = state.ensure_requested(session, package, version, requested_by=str(ctx.directive.actor))
@@ -168,6 +196,7 @@ def handle_install(ctx: HostDirectiveContext, params: dict[str, Any]) -> dict[st
     )
     hook = hook_context(ctx, manifest, public)
     call_hook(manifest, "install", lambda: ctx.registry.call_install(package, hook))
+    pause_point("package-install")
     secret_store.prune(session, package, keep=refs.values())
     emit_event(
         ctx,
@@ -186,8 +215,9 @@ def handle_install(ctx: HostDirectiveContext, params: dict[str, Any]) -> dict[st
     }
 
 
-def handle_upgrade(ctx: HostDirectiveContext, params: dict[str, Any]) -> dict[str, Any]:
+def handle_upgrade(ctx: HostDirectiveContext, directive: Directive) -> dict[str, Any]:
     """Upgrade (or reconfigure) a package: hook, new manifest and version in one commit."""
+    params = dict(directive.params)
     session, package = ctx.session, str(params["package"])
     version, from_version = str(params["version"]), str(params["from_version"])
     manifest = current_manifest(ctx.registry, package, version)

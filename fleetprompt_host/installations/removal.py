@@ -20,6 +20,7 @@ from fleetprompt_host.engine.contexts import HostDirectiveContext
 from fleetprompt_host.registry import LoadedPackage
 from fleetprompt_sdk.errors import ConflictError
 from fleetprompt_sdk.manifest import Manifest
+from fleetprompt_sdk.models import Directive
 
 from . import secret_store, state
 from .lifecycle import call_hook, emit_event, hook_context
@@ -27,8 +28,9 @@ from .provisioning import deprovision
 from .requirements import PRESENT, dependents
 
 
-def handle_uninstall(ctx: HostDirectiveContext, params: dict[str, Any]) -> dict[str, Any]:
+def handle_uninstall(ctx: HostDirectiveContext, directive: Directive) -> dict[str, Any]:
     """Uninstall a package from the tenant (see module doc)."""
+    params = dict(directive.params)
     session, package, purge = ctx.session, str(params["package"]), bool(params["purge"])
     row = state.get_row(session, package, lock=True)
     if row is None or row.status == "uninstalled":
@@ -84,7 +86,8 @@ def _manifest_for_hook(stored: dict[str, Any] | None, current: Manifest) -> Mani
     return Manifest.model_validate(stored) if stored else current
 
 
-def _toggle(ctx: HostDirectiveContext, params: dict[str, Any], action: str) -> dict[str, Any]:
+def _toggle(ctx: HostDirectiveContext, directive: Directive, action: str) -> dict[str, Any]:
+    params = dict(directive.params)
     session, package = ctx.session, str(params["package"])
     row = state.require_row(session, package, lock=True)
     want, need = ("disabled", "installed") if action == "disable" else ("installed", "disabled")
@@ -101,11 +104,11 @@ def _toggle(ctx: HostDirectiveContext, params: dict[str, Any], action: str) -> d
     return {"package": package, "status": want}
 
 
-def handle_disable(ctx: HostDirectiveContext, params: dict[str, Any]) -> dict[str, Any]:
+def handle_disable(ctx: HostDirectiveContext, directive: Directive) -> dict[str, Any]:
     """Disable an installed package (see module doc)."""
-    return _toggle(ctx, params, "disable")
+    return _toggle(ctx, directive, "disable")
 
 
-def handle_enable(ctx: HostDirectiveContext, params: dict[str, Any]) -> dict[str, Any]:
+def handle_enable(ctx: HostDirectiveContext, directive: Directive) -> dict[str, Any]:
     """Enable a disabled package again."""
-    return _toggle(ctx, params, "enable")
+    return _toggle(ctx, directive, "enable")
