@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -120,8 +121,8 @@ class ToolCatalog:
     withheld: dict[str, str] = field(default_factory=dict)
     #: The manifests of the tenant's active packages, for the system prompt.
     manifests: dict[str, Manifest] = field(default_factory=dict)
-    #: Packages installed in the tenant but not active, with their status.
-    inactive: dict[str, str] = field(default_factory=dict)
+    #: Packages present in the tenant whose tools are not offered, with the reason.
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> CatalogEntry | None:
         """Return the offered tool ``name``, or None."""
@@ -133,9 +134,8 @@ class ToolCatalog:
         if reason is not None:
             return f"tool {name!r} is not available: {reason}"
         package = name.partition(TOOL_NAMESPACE_SEPARATOR)[0]
-        if package in self.inactive:
-            status = self.inactive[package]
-            return f"tool {name!r} is not available: package {package!r} is {status} here"
+        if package in self.unavailable:
+            return f"tool {name!r} is not available: {self.unavailable[package]}"
         return f"no tool named {name!r} is available in this tenant"
 
     def openai_tools(self) -> list[dict[str, Any]]:
@@ -164,30 +164,52 @@ def actor_role(session: Session, actor: Actor) -> Role | None:
     return role
 
 
-def find_agent(manifests: dict[str, Manifest], name: str) -> AgentRef:
+def load_agents(session: Session, packages: Iterable[str]) -> list[AgentRef]:
+    """Return the agent profiles provisioned in the tenant by ``packages``.
+
+    Installing a package stores its manifest's agent profiles as tenant records (collection
+    ``_agents``); those records, not the package code, say which profiles a tenant has.
+    """
+    from sqlalchemy import select
+
+    from fleetprompt_host.installations.provisioning import AGENT_COLLECTION
+    from fleetprompt_host.storage.models import RecordRow
+
+    names = sorted(packages)
+    if not names:
+        return []
+    rows = session.execute(
+        select(RecordRow.package, RecordRow.data)
+        .where(RecordRow.collection == AGENT_COLLECTION, RecordRow.package.in_(names))
+        .order_by(RecordRow.package, RecordRow.key)
+    ).all()
+    fields = set(AgentProfile.model_fields)
+    return [
+        AgentRef(
+            package, AgentProfile.model_validate({k: v for k, v in data.items() if k in fields})
+        )
+        for package, data in rows
+    ]
+
+
+def find_agent(agents: list[AgentRef], name: str) -> AgentRef:
     """Return the agent profile ``name`` (``profile`` or ``package/profile``).
 
     Raises :class:`NotFoundError` (``agent-not-found``) naming the profiles that exist, or
     (``agent-ambiguous``) when two packages provide a profile of that name.
     """
     package, _, local = name.rpartition("/")
-    found = [
-        AgentRef(pkg, profile)
-        for pkg, manifest in sorted(manifests.items())
-        for profile in manifest.agents
-        if profile.name == local and (not package or pkg == package)
-    ]
+    found = [a for a in agents if a.profile.name == local and (not package or a.package == package)]
     if len(found) == 1:
         return found[0]
-    known = sorted(f"{p}/{a.name}" for p, m in manifests.items() for a in m.agents)
     if found:
         raise NotFoundError(
-            f"agent {name!r} is ambiguous: use one of {', '.join(r.name for r in found)}",
+            f"agent {name!r} is ambiguous: use one of {', '.join(a.name for a in found)}",
             code="agent-ambiguous",
         )
+    known = ", ".join(a.name for a in agents) or "none"
     raise NotFoundError(
-        f"no agent profile {name!r} in this tenant (known: {', '.join(known) or 'none'})",
-        code="agent-not-found",
+        f"no agent profile {name!r} in this tenant (known: {known})", code="agent-not-found"
     )
 
 
@@ -241,13 +263,21 @@ def build_catalog(
     active = active_packages(session)
     loaded: dict[str, LoadedPackage] = {}
     catalog = ToolCatalog(tenant=tenant, actor=str(actor), role=role, agent=None)
+    versions = _note_inactive(session, catalog, active)
     for name in sorted(active):
         entry = registry.find(name)
-        if isinstance(entry, LoadedPackage):
+        if not isinstance(entry, LoadedPackage):
+            catalog.unavailable[name] = "its code cannot be loaded in this process"
+        elif versions.get(name) not in (None, entry.version):
+            catalog.unavailable[name] = (
+                f"version {versions[name]} is installed but this process has "
+                f"{entry.version}: run `fleetprompt upgrade {name}`"
+            )
+        else:
             loaded[name] = entry
             catalog.manifests[name] = entry.manifest
     if agent is not None:
-        catalog.agent = find_agent(catalog.manifests, agent)
+        catalog.agent = find_agent(load_agents(session, catalog.manifests), agent)
     directive_roles = _directive_roles(catalog.manifests)
     for package in loaded.values():
         for spec in package.manifest.tools:
@@ -268,17 +298,24 @@ def build_catalog(
                 tool=package.tools[spec.name],
                 required_role=needed,
             )
-    _note_inactive(session, catalog, active)
     return catalog
 
 
-def _note_inactive(session: Session, catalog: ToolCatalog, active: frozenset[str]) -> None:
-    """Remember why tools of installed-but-inactive packages are not offered."""
+def _note_inactive(
+    session: Session, catalog: ToolCatalog, active: frozenset[str]
+) -> dict[str, str]:
+    """Note why inactive packages offer nothing; return the installed versions."""
     from sqlalchemy import select
 
     from fleetprompt_host.storage.models import InstallationRow
 
-    rows = session.execute(select(InstallationRow.package, InstallationRow.status)).all()
-    for package, status in rows:
-        if package not in active:
-            catalog.inactive[package] = str(status)
+    versions: dict[str, str] = {}
+    rows = session.execute(
+        select(InstallationRow.package, InstallationRow.status, InstallationRow.version)
+    ).all()
+    for package, status, version in rows:
+        if package in active:
+            versions[package] = str(version)
+        else:
+            catalog.unavailable[package] = f"package {package!r} is {status} here"
+    return versions

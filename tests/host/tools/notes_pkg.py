@@ -205,10 +205,20 @@ def registry(memo_permissions: list[str] | None = None) -> PackageRegistry:
     return reg
 
 
-def install(db: Database, slug: str, *packages: str, status: str = "installed") -> None:
-    """Record ``packages`` as installed in tenant ``slug`` (or with another status)."""
+MANIFESTS = {"notes": notes_manifest, "memo": memo_manifest}
+
+
+def install(
+    db: Database, slug: str, *packages: str, status: str = "installed", version: str = "1.0.0"
+) -> None:
+    """Record ``packages`` as installed in ``slug`` with their agent profiles provisioned.
+
+    A shortcut past the ``package.install`` directive for tests of the tool path.
+    """
     from fleetprompt_host.engine.installed import mark_installed
+    from fleetprompt_host.installations.provisioning import provision
 
     with db.tenant_session(slug) as session:
         for package in packages:
-            mark_installed(session, package, "1.0.0", status=status)
+            mark_installed(session, package, version, status=status)
+            provision(session, MANIFESTS[package](), actor="system:tests", directive_id=None)

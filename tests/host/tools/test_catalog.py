@@ -77,6 +77,19 @@ def test_a_package_that_is_not_active_offers_no_tools_and_says_why(
     assert f"package 'notes' is {status} here" in catalog.refusal("notes__search")
 
 
+def test_a_package_installed_at_another_version_than_the_code_offers_nothing(
+    db: Database, registry: PackageRegistry, notes_pkg: ModuleType, tenant: str
+) -> None:
+    notes_pkg.install(db, "acme", "notes", version="0.9.0")
+
+    catalog = _catalog(db, registry)
+
+    assert catalog.get("notes__search") is None
+    assert "version 0.9.0 is installed but this process has 1.0.0" in catalog.refusal(
+        "notes__search"
+    )
+
+
 def test_an_agent_profile_allows_only_the_tools_it_lists(
     db: Database, registry: PackageRegistry, tenant: str
 ) -> None:

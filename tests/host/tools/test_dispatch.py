@@ -46,6 +46,10 @@ def _rows(db: Database, model: Any, tenant: str = "acme") -> list[Any]:
         return list(session.execute(select(model)).scalars())
 
 
+def _notes(db: Database) -> list[RecordRow]:
+    return [r for r in _rows(db, RecordRow) if r.collection == "notes"]
+
+
 def _steps(db: Database, execution_id: str) -> list[ExecutionStepRow]:
     with db.tenant_session("acme", readonly=True) as session:
         return list(
@@ -64,7 +68,7 @@ def test_a_write_tool_requests_a_directive_that_runs_inline(call: Call, db: Data
     assert outcome.result.ok and directive is not None
     assert directive["status"] == "succeeded" and directive["created"] is True
     assert directive["preview"] == "Add note 'Q3 plan'"
-    (record,) = _rows(db, RecordRow)
+    (record,) = _notes(db)
     assert record.data == {"title": "Q3 plan", "body": "ship it"}
     (row,) = _rows(db, DirectiveRow)
     assert row.correlation_id == outcome.correlation_id == outcome.execution_id
@@ -78,7 +82,7 @@ def test_without_inline_runs_the_directive_is_left_requested(call: Call, db: Dat
 
     assert outcome.result.directive is not None
     assert outcome.result.directive["status"] == "requested"
-    assert _rows(db, RecordRow) == []
+    assert _notes(db) == []
 
 
 def test_a_read_tool_answers_from_tenant_data(call: Call) -> None:
@@ -246,7 +250,7 @@ def test_a_confirmed_call_runs(call: Call, db: Database, how: str) -> None:
     assert outcome.result.confirmed_by == how
     assert outcome.result.directive is not None
     assert outcome.result.directive["result"] == {"deleted": 1}
-    assert _rows(db, RecordRow) == []
+    assert _notes(db) == []
 
 
 def test_a_confirmation_is_bound_to_the_exact_arguments_and_used_once(
