@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy import func, literal, or_, select, tuple_, union_all, update
 from sqlalchemy.orm import Session
 
 from ..storage import Database, utcnow
@@ -81,12 +81,13 @@ def claim_batch(
         at = utcnow()
         expires = at + lease
         items: list[ClaimedWork] = []
+        share = limit if "delivery" not in kinds else max(1, (limit + 1) // 2)
         if "directive" in kinds:
-            share = limit if "delivery" not in kinds else max(1, (limit + 1) // 2)
             items += _claim_directives(session, tenant, owner, share, at, expires)
+        more_directives = "directive" in kinds and len(items) == share
         if "delivery" in kinds and len(items) < limit:
             items += _claim_deliveries(session, tenant, owner, limit - len(items), at, expires)
-        if "directive" in kinds and "delivery" in kinds and len(items) < limit:
+        if more_directives and len(items) < limit:
             # Deliveries left part of their share unused: directives may take it.
             items += _claim_directives(session, tenant, owner, limit - len(items), at, expires)
         return ClaimBatch(tenant, tuple(items), next_due(session, at))
@@ -95,52 +96,57 @@ def claim_batch(
 def _claim_directives(
     session: Session, tenant: str, owner: str, limit: int, at: datetime, expires: datetime
 ) -> list[ClaimedWork]:
-    claimed: list[ClaimedWork] = []
-    # Two index range scans on (status, run_after) that stop at the limit, rather than one
-    # OR query that would sort every due row: expired leases first, then requested work.
-    for where, order in (
-        ((_D.c.status == "running") & (_D.c.lease_expires_at <= at), _D.c.lease_expires_at),
-        ((_D.c.status == "requested") & (_D.c.run_after <= at), _D.c.run_after),
-    ):
-        room = limit - len(claimed)
-        if room <= 0:
-            break
-        due = (
-            select(_D.c.id)
-            .where(where)
-            .order_by(order, _D.c.id)
-            .limit(room)
-            .with_for_update(skip_locked=True)
+    # One statement, two index range scans on (status, run_after) that stop at the limit
+    # (an OR query would sort every due row): expired leases first, then requested work.
+    expired = (
+        select(_D.c.id, _D.c.run_after)
+        .where(_D.c.status == "running", _D.c.lease_expires_at <= at)
+        .order_by(_D.c.lease_expires_at, _D.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("expired")
+    )
+    fresh = (
+        select(_D.c.id, _D.c.run_after)
+        .where(_D.c.status == "requested", _D.c.run_after <= at)
+        .order_by(_D.c.run_after, _D.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("fresh")
+    )
+    both = union_all(
+        select(expired.c.id, expired.c.run_after, literal(0).label("rank")),
+        select(fresh.c.id, fresh.c.run_after, literal(1).label("rank")),
+    ).subquery()
+    chosen = select(both.c.id).order_by(both.c.rank, both.c.run_after, both.c.id).limit(limit)
+    stmt = (
+        update(_D)
+        .where(_D.c.id.in_(chosen.scalar_subquery()))
+        .values(
+            status="running",
+            attempts=_D.c.attempts + 1,
+            started_at=at,
+            lease_owner=owner,
+            lease_expires_at=expires,
+            fencing_token=_D.c.fencing_token + 1,
+            updated_at=at,
         )
-        stmt = (
-            update(_D)
-            .where(_D.c.id.in_(due.scalar_subquery()))
-            .values(
-                status="running",
-                attempts=_D.c.attempts + 1,
-                started_at=at,
-                lease_owner=owner,
-                lease_expires_at=expires,
-                fencing_token=_D.c.fencing_token + 1,
-                updated_at=at,
-            )
-            .returning(_D.c.id, _D.c.fencing_token, _D.c.attempts, _D.c.type, _D.c.run_after)
+        .returning(_D.c.id, _D.c.fencing_token, _D.c.attempts, _D.c.type, _D.c.run_after)
+    )
+    # RETURNING comes in no particular order: run the oldest first.
+    rows = sorted(session.execute(stmt), key=lambda row: (row.run_after, row.id))
+    return [
+        ClaimedWork(
+            "directive",
+            tenant,
+            row.id,
+            Claim(owner, int(row.fencing_token)),
+            int(row.attempts),
+            expires,
+            row.type,
         )
-        # RETURNING comes in no particular order: run the oldest first.
-        rows = sorted(session.execute(stmt), key=lambda row: (row.run_after, row.id))
-        claimed += [
-            ClaimedWork(
-                "directive",
-                tenant,
-                row.id,
-                Claim(owner, int(row.fencing_token)),
-                int(row.attempts),
-                expires,
-                row.type,
-            )
-            for row in rows
-        ]
-    return claimed
+        for row in rows
+    ]
 
 
 def _claim_deliveries(
