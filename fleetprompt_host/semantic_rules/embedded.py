@@ -10,11 +10,11 @@ from typing import Any
 from fleetprompt_sdk.errors import Problem
 
 from ..json_paths import PathPart, child
-from .run_memo import memoized
+from .run_memo import may_hold_key, memoized
 from .schema_walk import (
     Embedded,
+    InstanceChecker,
     SchemaUnusable,
-    instance_errors,
     is_usable,
     meta_errors,
     ref_errors,
@@ -74,13 +74,14 @@ Finding = tuple[str, tuple[PathPart, ...], str]
 def _default_findings(schema: dict[str, Any]) -> tuple[Finding, ...]:
     """Return what :func:`check_defaults` reports for one embedded schema."""
     findings: list[Finding] = []
-    if not is_usable(schema):
+    if not may_hold_key(schema, "default") or not is_usable(schema):
         return ()
+    checker = InstanceChecker(schema)
     for parts, sub in subschemas(schema):
         if "default" not in sub:
             continue
         try:
-            errors = instance_errors(schema, sub["default"], parts)
+            errors = checker.errors(sub["default"], parts)
         except SchemaUnusable as exc:
             findings.append(("invalid-embedded-schema", parts, f"unusable: {exc}"))
             break
@@ -133,6 +134,8 @@ def check_secrets(view: ManifestView) -> Iterator[Problem]:
                     "the operator at install time",
                 )
     for embedded in embedded_schemas(view):
+        if not may_hold_key(embedded.schema, "secret"):
+            continue
         for parts, sub in subschemas(embedded.schema):
             if "secret" not in sub:
                 continue

@@ -100,11 +100,17 @@ def keyword_kinds() -> tuple[dict[str, str], frozenset[str]]:
     return kinds, frozenset(schema["properties"])
 
 
-def _conforms(value: Any, fmt: str) -> bool:
+@lru_cache(maxsize=1)
+def _format_checker() -> Any:
     from jsonschema import Draft202012Validator
 
+    # The checker the metaschema validators are built with (see .metaschema).
+    return Draft202012Validator.FORMAT_CHECKER
+
+
+def _conforms(value: Any, fmt: str) -> bool:
     try:
-        return bool(Draft202012Validator.FORMAT_CHECKER.conforms(value, fmt))
+        return bool(_format_checker().conforms(value, fmt))
     except Exception:  # a checker failing oddly: leave the verdict to the full metaschema
         return False
 
@@ -167,16 +173,23 @@ _CHECKS: dict[str, Callable[[Any, int], bool]] = {
 }
 
 
+@lru_cache(maxsize=1)
+def _checks() -> tuple[dict[str, Callable[[Any, int], bool]], frozenset[str]]:
+    """Return ``(check by handled keyword, every keyword the metaschema names)``."""
+    kinds, named = keyword_kinds()
+    return {keyword: _CHECKS[kind] for keyword, kind in kinds.items()}, named
+
+
 def _schema(node: Any, depth: int) -> bool:
     if type(node) is bool:
         return True
     if type(node) is not dict or depth > MAX_DEPTH:
         return False
-    kinds, named = keyword_kinds()
+    checks, named = _checks()
     for keyword, value in node.items():
-        kind = kinds.get(keyword)
-        if kind is not None:
-            if not _CHECKS[kind](value, depth):
+        check = checks.get(keyword)
+        if check is not None:
+            if not check(value, depth):
                 return False
         elif type(keyword) is not str or keyword in named:
             return False
@@ -188,4 +201,4 @@ def plainly_valid(schema: Any) -> bool:
 
     False means "not proven": the schema may still be valid (run the full metaschema).
     """
-    return bool(keyword_kinds()[1]) and _schema(schema, 0)
+    return bool(_checks()[1]) and _schema(schema, 0)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -46,13 +47,19 @@ _RUN: ContextVar[_Run | None] = ContextVar("fleetprompt_validation_run", default
 
 
 def _plain(value: Any, depth: int) -> bool:
+    # Loops rather than all(...): this runs on every embedded schema of every manifest.
     kind = type(value)
     if kind is dict:
-        return depth < MAX_KEY_DEPTH and all(
-            type(k) is str and _plain(v, depth + 1) for k, v in value.items()
-        )
+        if depth >= MAX_KEY_DEPTH:
+            return False
+        for key, item in value.items():
+            if type(key) is not str or not _plain(item, depth + 1):
+                return False
+        return True
     if kind is list:
-        return depth < MAX_KEY_DEPTH and all(_plain(v, depth + 1) for v in value)
+        if depth >= MAX_KEY_DEPTH:
+            return False
+        return all(_plain(item, depth + 1) for item in value)
     return kind in _SCALARS
 
 
@@ -71,6 +78,23 @@ def validation_run() -> Iterator[None]:
         yield
     finally:
         _RUN.reset(token)
+
+
+@lru_cache(maxsize=64)
+def _needle(key: str) -> str:
+    return json.dumps(key, ensure_ascii=False) + ":"
+
+
+def may_hold_key(value: Any, key: str) -> bool:
+    """Return False only when no object anywhere inside ``value`` has the key ``key``.
+
+    Inside a run the answer comes from the value's JSON text (an object key is the only
+    string followed by ``:``), which lets rules skip walking schemas that cannot hold
+    what they look for; otherwise the answer is True (walk and see).
+    """
+    run = _RUN.get()
+    text = None if run is None else run.key(value)
+    return text is None or _needle(key) in text
 
 
 def memoized(question: str, value: Any, compute: Callable[[], T]) -> T:

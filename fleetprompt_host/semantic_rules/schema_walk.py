@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from ..json_paths import PathPart
 from .metaschema import flat_validator, official_validator
 from .plain_schema import plainly_valid
-from .run_memo import memoized
+from .run_memo import may_hold_key, memoized
 
 #: Keywords whose value is one subschema.
 _ONE = (
@@ -27,6 +27,7 @@ _ONE = (
 _MAP = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 #: Keywords whose value is a list of subschemas.
 _LIST = ("allOf", "anyOf", "oneOf", "prefixItems")
+_INNER = frozenset(_ONE + _MAP + _LIST)
 #: Deeper than this, a schema is reported rather than walked (keeps recursion bounded).
 MAX_DEPTH = 48
 
@@ -43,23 +44,48 @@ class Embedded:
 def subschemas(
     schema: Any, parts: tuple[PathPart, ...] = ()
 ) -> Iterator[tuple[tuple[PathPart, ...], dict[str, Any]]]:
-    """Yield ``(relative parts, subschema)`` for ``schema`` and every schema inside it."""
+    """Yield ``(relative parts, subschema)`` for ``schema`` and every schema inside it.
+
+    The order is depth first, a schema before the ones inside it. Within a validation
+    run, a schema is walked once (the subschemas may then come from an identical copy).
+    """
+    if parts:
+        return iter(_all_subschemas(schema, parts))
+    return iter(memoized("subschemas", schema, lambda: _all_subschemas(schema, ())))
+
+
+def _all_subschemas(
+    schema: Any, parts: tuple[PathPart, ...]
+) -> tuple[tuple[tuple[PathPart, ...], dict[str, Any]], ...]:
+    found: list[tuple[tuple[PathPart, ...], dict[str, Any]]] = []
+    # Collected into one list: nested generators would pass each item up every level.
+    _collect_subschemas(schema, parts, found)
+    return tuple(found)
+
+
+def _collect_subschemas(
+    schema: Any,
+    parts: tuple[PathPart, ...],
+    found: list[tuple[tuple[PathPart, ...], dict[str, Any]]],
+) -> None:
     if not isinstance(schema, dict) or len(parts) > MAX_DEPTH:
         return
-    yield parts, schema
+    found.append((parts, schema))
+    if _INNER.isdisjoint(schema):
+        return  # most subschemas are leaves: one set test instead of twenty lookups
     for key in _ONE:
         if key in schema:
-            yield from subschemas(schema[key], (*parts, key))
+            _collect_subschemas(schema[key], (*parts, key), found)
     for key in _MAP:
         value = schema.get(key)
         if isinstance(value, dict):
             for name, sub in value.items():
-                yield from subschemas(sub, (*parts, key, str(name)))
+                _collect_subschemas(sub, (*parts, key, str(name)), found)
     for key in _LIST:
         value = schema.get(key)
         if isinstance(value, list):
             for index, sub in enumerate(value):
-                yield from subschemas(sub, (*parts, key, index))
+                _collect_subschemas(sub, (*parts, key, index), found)
 
 
 _TYPES = "array, boolean, integer, null, number, object, string"
@@ -156,11 +182,12 @@ def ref_errors(schema: Any) -> list[tuple[tuple[PathPart, ...], str]]:
 
 
 def _ref_errors(schema: Any) -> list[tuple[tuple[PathPart, ...], str]]:
-    anchors = {
-        sub["$anchor"] for _, sub in subschemas(schema) if isinstance(sub.get("$anchor"), str)
-    }
+    if not may_hold_key(schema, "$ref"):
+        return []
+    every = tuple(subschemas(schema))
+    anchors = {sub["$anchor"] for _, sub in every if isinstance(sub.get("$anchor"), str)}
     found: list[tuple[tuple[PathPart, ...], str]] = []
-    for parts, sub in subschemas(schema):
+    for parts, sub in every:
         ref = sub.get("$ref")
         if not isinstance(ref, str):
             continue
@@ -186,6 +213,37 @@ class SchemaUnusable(Exception):
     """Validating against an embedded schema cannot finish (e.g. a ``$ref`` loop)."""
 
 
+class InstanceChecker:
+    """Validates instances against the subschemas of one embedded schema.
+
+    jsonschema's validator of the whole schema (which resolves its ``$ref``s) is built
+    once, on first use, and never changes, so each check only narrows it to a subschema.
+    """
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+        self._root: Any = None
+
+    def errors(
+        self, instance: Any, at: tuple[PathPart, ...] = ()
+    ) -> list[tuple[tuple[PathPart, ...], str]]:
+        """Validate ``instance`` against the subschema at ``at``; see :func:`instance_errors`."""
+        from jsonschema import Draft202012Validator
+
+        sub: Any = self.schema
+        for part in at:
+            sub = sub[part]
+        try:
+            if self._root is None:
+                self._root = Draft202012Validator(self.schema)
+            validator = self._root.evolve(schema=sub)
+            return [(tuple(e.absolute_path), e.message) for e in validator.iter_errors(instance)]
+        except RecursionError:
+            raise SchemaUnusable("its $ref chain never reaches a schema") from None
+        except Exception as exc:  # jsonschema/referencing raise several unrelated types here
+            raise SchemaUnusable(f"{type(exc).__name__}: {exc}") from None
+
+
 def instance_errors(
     schema: dict[str, Any], instance: Any, at: tuple[PathPart, ...] = ()
 ) -> list[tuple[tuple[PathPart, ...], str]]:
@@ -194,15 +252,4 @@ def instance_errors(
     Returns ``(instance parts, message)`` per error; raises :class:`SchemaUnusable` when
     validation itself cannot finish, which the caller reports as a schema problem.
     """
-    from jsonschema import Draft202012Validator
-
-    sub: Any = schema
-    for part in at:
-        sub = sub[part]
-    try:
-        validator = Draft202012Validator(schema).evolve(schema=sub)
-        return [(tuple(e.absolute_path), e.message) for e in validator.iter_errors(instance)]
-    except RecursionError:
-        raise SchemaUnusable("its $ref chain never reaches a schema") from None
-    except Exception as exc:  # jsonschema/referencing raise several unrelated types here
-        raise SchemaUnusable(f"{type(exc).__name__}: {exc}") from None
+    return InstanceChecker(schema).errors(instance, at)

@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 
 from fleetprompt_host.semantic_rules import schema_walk
-from fleetprompt_host.semantic_rules.run_memo import json_key, memoized, validation_run
+from fleetprompt_host.semantic_rules.run_memo import (
+    json_key,
+    may_hold_key,
+    memoized,
+    validation_run,
+)
 from fleetprompt_host.validation import validate_document
 
 BROKEN = {"type": "object", "properties": {"limit": {"type": "int", "default": "ten"}}}
@@ -162,3 +167,25 @@ def test_an_answer_that_raised_is_not_remembered() -> None:
             with pytest.raises(ValueError):
                 memoized("q", {"a": 1}, failing)
     assert len(attempts) == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "held"),
+    [
+        ({"type": "object", "properties": {"a": {"default": 1}}}, True),
+        ({"type": "object", "properties": {"default": {"type": "string"}}}, True),
+        ({"enum": ["default"], "description": "no such key"}, False),
+        ({"description": 'text that says "default": 1'}, False),
+        ({"properties": {'a"default': {}}}, True),  # may: a look that errs only this way
+        ({"items": [{"x": {"y": {"default": None}}}]}, True),
+    ],
+)
+def test_a_key_is_reported_absent_only_when_no_object_has_it(value: Any, held: bool) -> None:
+    with validation_run():
+        assert may_hold_key(value, "default") is held
+
+
+def test_without_a_run_or_a_key_every_value_may_hold_the_key() -> None:
+    assert may_hold_key({"type": "string"}, "default")
+    with validation_run():
+        assert may_hold_key({"type": ("string",)}, "default")
