@@ -83,16 +83,8 @@ def mark_due_host(db: Database, tenant: str, due_at: datetime | None = None) -> 
         _upsert(host, tenant, due_at or utcnow(), bump=True)
 
 
-def on_work_created(session: Session, tenant: str, kind: str, due_at: datetime) -> None:
-    """A work listener (see :mod:`fleetprompt_host.engine.wakeups`) that marks the tenant."""
-    mark_due(session, tenant, due_at)
-
-
 def install() -> None:
-    """Mark tenants due whenever the engine writes work in this process (idempotent)."""
-    from .wakeups import add_work_listener
-
-    add_work_listener(on_work_created)
+    """Kept for callers: :func:`~.wakeups.work_created` now marks tenants by itself."""
 
 
 def _upsert(conn: Connection, tenant: str, due: datetime, *, bump: bool) -> None:

@@ -18,6 +18,7 @@ WorkListener = Callable[[Session, str, str, datetime], None]
 
 _listeners: list[WorkListener] = []
 _SEEN = "fp_work_notified"
+_MARKED = "fp_work_marked"
 
 
 def add_work_listener(listener: WorkListener) -> None:
@@ -34,6 +35,14 @@ def remove_work_listener(listener: WorkListener) -> None:
 
 def work_created(session: Session, tenant: str, kind: str, due_at: datetime) -> None:
     """Tell the listeners that ``kind`` work due at ``due_at`` was written in ``session``."""
+    # The host work index is how workers find due work, whichever process wrote it: the
+    # tenant is marked in this transaction, again only when this work is due earlier.
+    marked: dict[str, datetime] = session.info.setdefault(_MARKED, {})
+    if tenant not in marked or due_at < marked[tenant]:
+        from .scheduler import mark_due
+
+        mark_due(session, tenant, due_at)
+        marked[tenant] = due_at
     if not _listeners:
         return
     seen: set[tuple[str, str]] = session.info.setdefault(_SEEN, set())

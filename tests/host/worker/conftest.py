@@ -24,7 +24,6 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from fleetprompt_host.discovery import discover
-from fleetprompt_host.engine import scheduler
 from fleetprompt_host.engine.directives import DirectiveRequest, request_directive
 from fleetprompt_host.engine.installed import mark_installed
 from fleetprompt_host.registry import PackageRegistry
@@ -233,7 +232,6 @@ class Lab:
 
 
 def _lab(url: str, site: Path, registry: PackageRegistry, tmp: Path) -> Iterator[Lab]:
-    scheduler.install()
     database = Database(url)
     subject = Lab(url, database, registry, site, tmp)
     subject.add_tenant("acme")
