@@ -231,7 +231,9 @@ class Planner:
         step.tools_added = sorted(new_tools - old_tools)
         step.tools_removed = sorted(old_tools - new_tools)
         step.records_create = planned_records(self.session, target.manifest)
-        if row.version == version and row.config_checksum == resolved.checksum and not changed:
+        removed = set(old_secrets) - set(resolved.secrets)
+        same_config = row.config_checksum == resolved.checksum and not changed and not removed
+        if row.version == version and same_config:
             step.noop = f"{name} {version} is already installed with this config"
         else:
             self._refuse_other_pending(row, key)

@@ -147,11 +147,16 @@ class Ops:
         return self.run(lambda p: p.install(requirement, config, with_deps=with_deps), **kw)
 
     def upgrade(
-        self, requirement: str, *sets: str, unsets: tuple[str, ...] = (), **kw: Any
+        self,
+        requirement: str,
+        *sets: str,
+        unsets: tuple[str, ...] = (),
+        with_deps: bool = False,
+        **kw: Any,
     ) -> Plan:
         """``fleetprompt upgrade REQUIREMENT --set ...``."""
         config = ConfigInput(sets=sets, unsets=unsets)
-        return self.run(lambda p: p.upgrade(requirement, config), **kw)
+        return self.run(lambda p: p.upgrade(requirement, config, with_deps=with_deps), **kw)
 
     def uninstall(
         self, package: str, *, purge: bool = False, cascade: bool = False, **kw: Any
