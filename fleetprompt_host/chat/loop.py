@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from fleetprompt_host.storage.base import utcnow
 from fleetprompt_host.tools.catalog import ToolCatalog, build_catalog
 from fleetprompt_host.tools.confirmation import ConfirmationPolicy, ConfirmationRequest
 from fleetprompt_host.tools.dispatch import DispatchScope, ToolCall, ToolDispatcher
@@ -284,7 +285,7 @@ class _Turn:
         def on_text(text: str) -> None:
             chat.emit(EventType.CHUNK, text=text, round=round_no)
 
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), utcnow()
         try:
             reply = chat.client(self.model).complete(messages, self.tools, on_text)
         except ModelError as exc:
@@ -294,6 +295,7 @@ class _Turn:
                 self.model,
                 input=step_input,
                 error=error,
+                started_at=started_at,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
             )
             return error
@@ -305,6 +307,7 @@ class _Turn:
             self.model,
             input=step_input,
             output=reply.to_record(),
+            started_at=started_at,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
             tokens_in=reply.prompt_tokens,
             tokens_out=reply.completion_tokens,

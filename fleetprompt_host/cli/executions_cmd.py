@@ -116,3 +116,8 @@ def show(ctx: click.Context, execution_id: str, tenant: str, as_json: bool) -> N
                 f"       tokens: {step['tokens_in'] or 0} in / {step['tokens_out'] or 0} out, "
                 f"cost {step['cost'] or 0}"
             )
+
+
+from fleetprompt_host.cli.replay_cmd import replay  # noqa: E402 - chat replay lives there
+
+executions.add_command(replay)

@@ -22,7 +22,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "validate",
         "Validate package manifests (directories, manifest files, wheels, sdists).",
     ),
-    "tools": ("fleetprompt_host.cli.tools_cmd", "tools", "Regenerate manifest tools from code."),
+    "tools": ("fleetprompt_host.cli.tools_cmd", "tools", "List, call and sync typed tools."),
+    "chat": ("fleetprompt_host.cli.chat_cmd", "chat", "Chat with a tenant's installed packages."),
     "packages": (
         "fleetprompt_host.cli.packages_cmd",
         "packages",

@@ -49,3 +49,9 @@ def sync(ctx: click.Context, path: Path, check: bool, timeout: float) -> None:
         ctx.exit(1)
     write(result)
     click.echo(f"{result.path}: tools section regenerated ({result.tools} tools)")
+
+
+from fleetprompt_host.cli import tools_runtime_cmd  # noqa: E402 - list and call live there
+
+tools.add_command(tools_runtime_cmd.list_tools)
+tools.add_command(tools_runtime_cmd.call)

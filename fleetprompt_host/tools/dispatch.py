@@ -34,8 +34,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from fleetprompt_host.storage.base import utcnow
 from fleetprompt_sdk.enums import Effect
 from fleetprompt_sdk.errors import FleetPromptError, ToolArgumentError
 
@@ -104,6 +106,7 @@ class _Running:
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
     started: float = field(default_factory=time.perf_counter)
+    started_at: datetime = field(default_factory=utcnow)
 
 
 class ToolDispatcher:
@@ -341,6 +344,7 @@ class ToolDispatcher:
         result.arguments_hash = item.hash
         result.effect = item.entry.effect.value
         result.duration_ms = (time.perf_counter() - state.started) * 1000
+        result.started_at = state.started_at
         return result
 
     def _record(self, result: ToolResult, item: _Prepared | ToolResult) -> None:
@@ -361,6 +365,7 @@ class ToolDispatcher:
             output=result.to_record(),
             error=result.error,
             duration_ms=round(result.duration_ms, 3),
+            **({"started_at": result.started_at} if result.started_at is not None else {}),
         )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from fleetprompt_sdk.errors import FleetPromptError, ToolArgumentError
@@ -64,6 +65,7 @@ class ToolResult:
     #: How a confirmation-required call was let through: "user", "policy" or "granted".
     confirmed_by: str | None = None
     effect: str | None = None
+    started_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
