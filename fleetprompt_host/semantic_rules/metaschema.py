@@ -152,9 +152,3 @@ def flat_validator() -> Any | None:
     if schema is None:
         return None
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-
-
-def keyword_schema(keyword: str) -> Any:
-    """Return what the flattened metaschema requires of ``keyword``'s value (None if unknown)."""
-    schema = flat_metaschema()
-    return None if schema is None else schema["properties"].get(keyword)

@@ -9,7 +9,7 @@ metaschema, which also finds the error messages.
 Why True is always right: the metaschema constrains only the keywords it names (its
 ``properties``) and lets every other key hold anything, and it constrains each named
 keyword's value by one subschema. The table below handles a keyword only when the live
-metaschema's subschema for it (see :func:`.metaschema.keyword_schema`) is exactly one of
+metaschema's subschema for it (in :func:`.metaschema.flat_metaschema`) is exactly one of
 the :data:`KINDS` shapes, and each kind's check accepts a subset of the values that shape
 accepts, with the very format checker the metaschema validator uses. Keywords of any
 other shape (``$id``, ``$anchor``, ``$vocabulary``, ``dependentRequired``...) are never
@@ -26,8 +26,9 @@ from typing import Any
 
 from .metaschema import flat_metaschema
 
-#: Deeper than this many nested containers, a schema is left to the full metaschema.
-MAX_DEPTH = 32
+#: Schemas nested deeper than this are left to the full metaschema, which jsonschema
+#: checks without running out of stack only up to some depth (80-odd levels, measured).
+MAX_DEPTH = 16
 #: The JSON Schema type names (the metaschema's ``simpleTypes``).
 SIMPLE_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
 _SCHEMA = {"$ref": "#"}

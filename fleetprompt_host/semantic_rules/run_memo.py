@@ -6,15 +6,17 @@ with the same parameters). Inside :func:`validation_run`, :func:`memoized` answe
 question once per distinct schema. Outside a run nothing is remembered, so a direct
 call always computes afresh and no memory outlives the document.
 
-Two schemas are the same when their JSON texts are, keys in the same order: a key that
-kept only equal-as-Python values could mix ``1`` with ``1.0`` or ``True``, whose
-messages differ. Values that are not plain JSON (tuples, non-string keys, other
-objects) or are nested very deeply get no key, and are always computed afresh.
+Two schemas are the same when they are equal down to the exact type and order of every
+part: ``1``, ``1.0`` and ``True`` are equal in Python but get different messages, and
+a tuple is not a JSON array to jsonschema. :mod:`marshal` (format 2, which writes no
+back-references) encodes exactly that in C: it tags every value with its exact type,
+keeps dict order, and refuses subclasses and other objects, so its output is the key.
+Values it refuses, or nested too deeply for it, get no key and are computed afresh.
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,21 +26,20 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-#: Deeper than this many nested containers, a value gets no key (computed afresh).
-MAX_KEY_DEPTH = 64
-_SCALARS = (str, int, float, bool, type(None))
+#: marshal's format 2: no back-references, so equal values always encode alike.
+_FORMAT = 2
 
 
 @dataclass
 class _Run:
     #: id(value) -> (value, key); the value is held so that its id stays its own.
-    keys: dict[int, tuple[Any, str | None]] = field(default_factory=dict)
-    answers: dict[tuple[str, str], Any] = field(default_factory=dict)
+    keys: dict[int, tuple[Any, bytes | None]] = field(default_factory=dict)
+    answers: dict[tuple[str, bytes], Any] = field(default_factory=dict)
 
-    def key(self, value: Any) -> str | None:
+    def key(self, value: Any) -> bytes | None:
         known = self.keys.get(id(value))
         if known is None:
-            known = (value, json_key(value))
+            known = (value, exact_key(value))
             self.keys[id(value)] = known
         return known[1]
 
@@ -46,28 +47,12 @@ class _Run:
 _RUN: ContextVar[_Run | None] = ContextVar("fleetprompt_validation_run", default=None)
 
 
-def _plain(value: Any, depth: int) -> bool:
-    # Loops rather than all(...): this runs on every embedded schema of every manifest.
-    kind = type(value)
-    if kind is dict:
-        if depth >= MAX_KEY_DEPTH:
-            return False
-        for key, item in value.items():
-            if type(key) is not str or not _plain(item, depth + 1):
-                return False
-        return True
-    if kind is list:
-        if depth >= MAX_KEY_DEPTH:
-            return False
-        return all(_plain(item, depth + 1) for item in value)
-    return kind in _SCALARS
-
-
-def json_key(value: Any) -> str | None:
-    """Return the exact JSON text of ``value``, or None when it is not plain JSON."""
-    if not _plain(value, 0):
+def exact_key(value: Any) -> bytes | None:
+    """Return bytes that only values equal in every exact type and order share, or None."""
+    try:
+        return marshal.dumps(value, _FORMAT)
+    except ValueError:  # an object marshal refuses, or nesting too deep for it
         return None
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 @contextmanager
@@ -81,16 +66,17 @@ def validation_run() -> Iterator[None]:
 
 
 @lru_cache(maxsize=64)
-def _needle(key: str) -> str:
-    return json.dumps(key, ensure_ascii=False) + ":"
+def _needle(key: str) -> bytes:
+    return marshal.dumps(key, _FORMAT)
 
 
 def may_hold_key(value: Any, key: str) -> bool:
     """Return False only when no object anywhere inside ``value`` has the key ``key``.
 
-    Inside a run the answer comes from the value's JSON text (an object key is the only
-    string followed by ``:``), which lets rules skip walking schemas that cannot hold
-    what they look for; otherwise the answer is True (walk and see).
+    Inside a run the answer comes from the value's key, which holds the encoding of every
+    string in the value (keys, and values too: those only make the answer a needless
+    True). That lets rules skip walking schemas that cannot hold what they look for;
+    outside a run, or without a key, the answer is True (walk and see).
     """
     run = _RUN.get()
     text = None if run is None else run.key(value)

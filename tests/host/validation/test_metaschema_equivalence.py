@@ -318,3 +318,9 @@ def test_a_regex_the_format_checker_chokes_on_fails_exactly_as_before(schema: An
     assert official is not None
     assert _raised(meta_errors, schema) == official
     assert not plainly_valid(schema)
+
+
+def test_the_quick_proof_leaves_deeply_nested_schemas_to_the_metaschema() -> None:
+    assert plainly_valid(_nested(plain_schema.MAX_DEPTH))
+    assert not plainly_valid(_nested(plain_schema.MAX_DEPTH + 1))
+    assert meta_errors(_nested(plain_schema.MAX_DEPTH + 1)) == []
