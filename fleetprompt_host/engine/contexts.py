@@ -13,190 +13,34 @@ Directives requested by package code are requested by the actor ``system:package
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleetprompt_host.registry import PackageRegistry
-from fleetprompt_host.storage.models import DirectiveRow, InstallationRow
-from fleetprompt_sdk.errors import InvalidInputError, PermissionDeniedError
+from fleetprompt_host.storage.base import new_id, utcnow
+from fleetprompt_host.storage.models import DirectiveRow
+from fleetprompt_sdk.errors import InvalidInputError
 from fleetprompt_sdk.manifest import Manifest
-from fleetprompt_sdk.models import Actor, Directive, DirectiveRef, Signal, Subject
+from fleetprompt_sdk.models import Directive, DirectiveRef, Signal, Subject
 
-from .directives import DirectiveRequest, derived_key, request_directive
-from .executions import ExecutionLog
-from .host_directives import host_directive
+from .context_base import PackageWork, UnitOfWork, resolve_secret
+from .context_base import set_secret_resolver as set_secret_resolver
+from .executions import ExecutionLog, Step
 from .records_api import PackageRecords
-from .signals import HOST_SOURCE, SignalInput, emit_signal
-
-#: ``resolver(session, tenant, package, name) -> secret value or None``.
-SecretResolver = Callable[[Session, str, str, str], "str | None"]
-_secret_resolver: list[SecretResolver] = []
+from .signals import HOST_SOURCE, SignalInput, emit_signal, find_existing, validate_signal
+from .signals import to_model as signal_model
 
 
-def set_secret_resolver(resolver: SecretResolver | None) -> None:
-    """Install the function that decrypts secret config values (the installations layer)."""
-    _secret_resolver.clear()
-    if resolver is not None:
-        _secret_resolver.append(resolver)
-
-
-def package_actor(package: str) -> Actor:
-    """Return the actor package code acts as when it requests directives."""
-    return Actor(kind="system", name=f"package.{package}")
-
-
-class _UnitOfWork:
-    """What every context shares: the session, the tenant, the actor and the execution."""
-
-    def __init__(
-        self,
-        session: Session,
-        registry: PackageRegistry,
-        tenant: str,
-        *,
-        actor: str,
-        correlation_id: str,
-        causation_id: str,
-        log: ExecutionLog,
-    ) -> None:
-        self._session = session
-        self._registry = registry
-        self._tenant = tenant
-        self._actor = Actor.parse(actor)
-        self._correlation_id = correlation_id
-        self._causation_id = causation_id
-        self._log = log
-
-    @property
-    def tenant(self) -> str:
-        """The tenant slug."""
-        return self._tenant
-
-    @property
-    def actor(self) -> Actor:
-        """Who the work is done for."""
-        return self._actor
-
-    @property
-    def correlation_id(self) -> str:
-        """The correlation id shared by everything this unit of work causes."""
-        return self._correlation_id
-
-    def _emit(self, item: SignalInput, package: str | None) -> Signal:
-        signal, created = emit_signal(
-            self._session, self._registry, self._tenant, item, package=package
-        )
-        self._log.step(
-            "signal_emitted",
-            item.type,
-            input={"type": item.type, "dedupe_key": item.dedupe_key},
-            output={"signal_id": signal.id, "seq": signal.seq, "created": created},
-        )
-        return signal
-
-    def _request(
-        self,
-        type_: str,
-        params: dict[str, Any],
-        *,
-        actor: Actor,
-        key: str | None,
-        base_key: str,
-        from_package: bool,
-    ) -> DirectiveRef:
-        if from_package and host_directive(type_) is not None:
-            raise PermissionDeniedError(
-                f"package code cannot request host directive {type_!r}",
-                code="host-directive-refused",
-            )
-        directive, created = request_directive(
-            self._session,
-            self._registry,
-            self._tenant,
-            DirectiveRequest(
-                type=type_,
-                params=params,
-                actor=actor,
-                key=key or derived_key(type_, params, base_key),
-                correlation_id=self._correlation_id,
-                causation_id=self._causation_id,
-            ),
-        )
-        self._log.step(
-            "signal_emitted",
-            "directive.requested",
-            input={"type": type_, "params": params},
-            output={"directive_id": directive.id, "created": created},
-        )
-        return DirectiveRef(
-            id=directive.id,
-            type=directive.type,
-            status=directive.status,
-            result=directive.result,
-            created=created,
-        )
-
-
-class _PackageWork(_UnitOfWork):
-    """A unit of work running one package's code."""
-
-    def __init__(self, *args: Any, manifest: Manifest, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self._manifest = manifest
-        self._config: dict[str, Any] | None = None
-
-    @property
-    def package(self) -> str:
-        """The package whose code is running."""
-        return self._manifest.name
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The installation's non-secret config values."""
-        if self._config is None:
-            found = self._session.execute(
-                select(InstallationRow.config).where(InstallationRow.package == self.package)
-            ).scalar_one_or_none()
-            self._config = dict(found or {})
-        return dict(self._config)
-
-    def _require(self, permission: str) -> None:
-        if permission not in {p.value for p in self._manifest.permissions}:
-            raise PermissionDeniedError(
-                f"package {self.package!r} lacks permission {permission!r} in its manifest",
-                code="package-permission-missing",
-            )
-
-    def request_directive(
-        self, type: str, params: dict[str, Any], *, key: str | None = None
-    ) -> DirectiveRef:
-        """Request a directive caused by this unit of work (idempotent per key)."""
-        self._require("directives:request")
-        return self._request(
-            type,
-            params,
-            actor=package_actor(self.package),
-            key=key,
-            base_key=self.idempotency_key,
-            from_package=True,
-        )
-
-    @property
-    def idempotency_key(self) -> str:
-        """Stable across retries of this unit of work."""
-        raise NotImplementedError
-
-
-class DirectiveRunContext(_PackageWork):
+class DirectiveRunContext(PackageWork):
     """The ``DirectiveContext`` a package's directive handler receives."""
 
     def __init__(self, *args: Any, directive: DirectiveRow, fencing_token: int, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self._directive = directive
         self._token = fencing_token
+        self._pending: list[tuple[SignalInput, Signal, Step]] = []
         self._records = PackageRecords(
             self._session,
             self._manifest,
@@ -243,9 +87,7 @@ class DirectiveRunContext(_PackageWork):
                 f"{name!r} is not a secret config field of package {self.package!r}",
                 code="unknown-secret",
             )
-        if not _secret_resolver:
-            return None
-        return _secret_resolver[0](self._session, self._tenant, self.package, name)
+        return resolve_secret(self._session, self._tenant, self.package, name)
 
     def emit(
         self,
@@ -255,24 +97,78 @@ class DirectiveRunContext(_PackageWork):
         subject: Subject | None = None,
         dedupe_key: str | None = None,
     ) -> Signal:
-        """Emit a signal in the package's namespace; it commits with the directive."""
+        """Emit a signal in the package's namespace; it commits with the directive.
+
+        The signal is validated now and written when the handler returns, in the same
+        transaction, so the tenant's signal order is not held up while the handler works.
+        Its ``seq`` is therefore 0 here; a dedupe hit returns the stored signal.
+        """
         self._require("signals:emit")
-        return self._emit(
-            SignalInput(
-                type=type,
-                data=data,
-                source=self.package,
-                subject=subject,
-                actor=self.actor,
-                correlation_id=self._correlation_id,
-                causation_id=self._directive.id,
-                dedupe_key=dedupe_key,
-            ),
-            self.package,
+        item = SignalInput(
+            type=type,
+            data=data,
+            source=self.package,
+            subject=subject,
+            actor=self.actor,
+            correlation_id=self._correlation_id,
+            causation_id=self._directive.id,
+            dedupe_key=dedupe_key,
+            occurred_at=utcnow(),
         )
+        validate_signal(self._registry, item, package=self.package)
+        if dedupe_key is not None:
+            for pending, signal, _ in self._pending:
+                if pending.dedupe_key == dedupe_key:
+                    return signal
+            stored = find_existing(self._session, item)
+            if stored is not None:
+                self._log.step(
+                    "signal_emitted",
+                    type,
+                    input={"type": type, "dedupe_key": dedupe_key},
+                    output={"signal_id": stored.id, "seq": stored.seq, "created": False},
+                )
+                return signal_model(stored, self._tenant)
+        signal = Signal(
+            id=new_id(),
+            seq=0,
+            tenant=self._tenant,
+            type=type,
+            data=data,
+            source=self.package,
+            subject=subject,
+            actor=self.actor,
+            correlation_id=self._correlation_id,
+            causation_id=self._directive.id,
+            dedupe_key=dedupe_key,
+            occurred_at=item.occurred_at or utcnow(),
+        )
+        step = self._log.step(
+            "signal_emitted",
+            type,
+            input={"type": type, "dedupe_key": dedupe_key},
+            output={"signal_id": signal.id, "seq": None, "created": True},
+        )
+        self._pending.append((item, signal, step))
+        return signal
+
+    def flush_signals(self) -> None:
+        """Write the signals emitted so far (the runner calls this when the handler returns)."""
+        for item, signal, step in self._pending:
+            stored, created = emit_signal(
+                self._session,
+                self._registry,
+                self._tenant,
+                item,
+                package=self.package,
+                signal_id=signal.id,
+                validated=True,
+            )
+            step.output = {"signal_id": stored.id, "seq": stored.seq, "created": created}
+        self._pending.clear()
 
 
-class HandlerRunContext(_PackageWork):
+class HandlerRunContext(PackageWork):
     """The ``HandlerContext`` a package's signal handler receives."""
 
     def __init__(self, *args: Any, signal: Signal, handler: str, **kw: Any) -> None:
@@ -297,7 +193,7 @@ class HandlerRunContext(_PackageWork):
         return self._signal
 
 
-class HostDirectiveContext(_UnitOfWork):
+class HostDirectiveContext(UnitOfWork):
     """What a host directive handler receives: the transaction and host capabilities."""
 
     def __init__(self, *args: Any, directive: Directive, **kw: Any) -> None:

@@ -72,11 +72,12 @@ def deliver_signal(
             )
             if not _holds_delivery(row, claim):
                 raise Superseded(row.status, row.fencing_token, row.lease_owner)
-            if attempt > policy.delivery_max_attempts:
+            if policy.exhausted(attempt, policy.delivery_max_attempts):
                 raise RunFailure(
                     "attempts-exhausted",
-                    f"attempt {attempt} exceeds {policy.delivery_max_attempts}: earlier "
-                    "attempts ended without reporting (their worker stopped)",
+                    f"attempt {attempt} exceeds {policy.delivery_max_attempts} attempts and "
+                    f"{policy.lost_attempts} lost attempts: earlier attempts ended without "
+                    "reporting (their worker stopped)",
                 )
             package, handler = _handler(session, registry, row.handler)
             ctx = HandlerRunContext(

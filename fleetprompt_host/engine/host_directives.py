@@ -9,6 +9,7 @@ package's records and emit host signals, all in the directive's transaction.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,20 @@ class HostDirectiveType:
 
 
 _types: dict[str, HostDirectiveType] = {}
+#: Host layers that register directive types when imported; loaded on first lookup, so a
+#: worker runs ``package.install`` without importing the installations layer itself.
+HOST_LAYERS = ("fleetprompt_host.installations",)
+_loaded = False
+
+
+def _load_host_layers() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in HOST_LAYERS:
+            importlib.import_module(module)
+
+
 #: Host layers whose directive types every process must know, imported on first lookup so
 #: a worker runs ``package.install`` without importing the installations layer itself.
 BUILTIN_LAYERS = ("fleetprompt_host.installations",)

@@ -118,11 +118,12 @@ def run_directive(
             log.summary.update(type=row.type, attempt=attempt)
             if row.status != "running" or row.fencing_token != claim.fencing_token:
                 raise Superseded(row.status, row.fencing_token, row.lease_owner)
-            if attempt > row.max_attempts:
+            if policy.exhausted(attempt, row.max_attempts):
                 raise RunFailure(
                     "attempts-exhausted",
-                    f"attempt {attempt} exceeds max_attempts {row.max_attempts}: earlier "
-                    "attempts ended without reporting (their worker stopped)",
+                    f"attempt {attempt} exceeds max_attempts {row.max_attempts} and "
+                    f"{policy.lost_attempts} lost attempts: earlier attempts ended without "
+                    "reporting (their worker stopped)",
                 )
             result = _call_directive(session, registry, tenant, row, claim, log)
             session.flush()
@@ -176,6 +177,8 @@ def _call_directive(
     ) as step:
         result = _check_result(target.handler(ctx, to_model(row, tenant)))
         step.output = result
+    if isinstance(ctx, DirectiveRunContext):
+        ctx.flush_signals()
     return result
 
 

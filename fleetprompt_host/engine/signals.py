@@ -154,21 +154,26 @@ def emit_signal(
     item: SignalInput,
     *,
     package: str | None = None,
+    signal_id: str | None = None,
+    validated: bool = False,
 ) -> tuple[Signal, bool]:
     """Validate, persist and fan out ``item`` in ``session``; return (signal, created).
 
     ``package`` names the emitting package when package code emits (its namespace and
     declarations are enforced); None means the host or an import emits. A dedupe hit
     returns the existing signal with ``created=False`` and creates no deliveries.
+    ``signal_id`` fixes the new signal's id (handed out before the write);
+    ``validated`` skips a validation the caller has just done.
     """
-    validate_signal(registry, item, package=package)
-    existing = _existing(session, item)
+    if not validated:
+        validate_signal(registry, item, package=package)
+    existing = find_existing(session, item)
     if existing is not None:
         return to_model(existing, tenant), False
     seq = allocate(session, COUNTER)
     now = utcnow()
     values: dict[str, Any] = {
-        "id": new_id(),
+        "id": signal_id or new_id(),
         "seq": seq,
         "type": item.type,
         "data": item.data,
@@ -192,7 +197,7 @@ def emit_signal(
         # Lost a race on a dedupe key: we hold the counter lock, so nobody allocated after
         # us and handing the number back keeps seq gap-free.
         allocate(session, COUNTER, -1)
-        existing = _existing(session, item)
+        existing = find_existing(session, item)
         if existing is None:
             raise StorageError(
                 f"signal {item.type!r} collided with a row that cannot be found",
@@ -214,7 +219,8 @@ def lock_signal_counter(session: Session) -> None:
     allocate(session, COUNTER, 0)
 
 
-def _existing(session: Session, item: SignalInput) -> SignalRow | None:
+def find_existing(session: Session, item: SignalInput) -> SignalRow | None:
+    """Return the stored signal ``item`` would duplicate (same dedupe key or source event)."""
     if item.dedupe_key is not None:
         found = session.execute(
             select(SignalRow).where(SignalRow.dedupe_key == item.dedupe_key)
