@@ -218,3 +218,31 @@ def test_lifecycle_operations_need_an_admin(ops: Any, db: Database, dump: Any) -
     assert caught.value.code == "role-required"
     assert "needs admin" in caught.value.message
     assert dump(db, "acme") == before
+
+
+def test_a_delivery_made_before_disable_is_not_handled_while_disabled(
+    db: Database, registry: PackageRegistry, ops: Any
+) -> None:
+    from fleetprompt_host.engine.inline import run_directive_now
+
+    ops.install("helpdesk", with_deps=True)
+    contact, _ = request(
+        db,
+        registry,
+        "acme",
+        DirectiveRequest(
+            type="crm.contact.create",
+            params={"name": "Ada", "email": "ada@example.com", "stage": "lead"},
+            actor="user:alice",
+        ),
+    )
+    assert run_directive_now(db, registry, "acme", contact.id) is not None
+    ops.toggle("helpdesk", "disable")
+
+    run_pending_inline(db, registry, "acme")
+
+    with db.tenant_session("acme", readonly=True) as session:
+        delivery = session.execute(select(DeliveryRow)).scalar_one()
+    assert delivery.status == "dead"
+    assert delivery.last_error["code"] == "handler-unavailable"
+    assert ops.records("helpdesk", "tickets") == []
