@@ -89,6 +89,8 @@ def _execution(session: Session, row: ExecutionRow) -> list[Entry]:
     ]
     for step in steps_of(session, row.id):
         error = f" error {step.error.get('code')}" if step.error else ""
+        if isinstance(step.output, dict) and step.output.get("rolled_back"):
+            error += " (rolled back)"
         entries.append(
             Entry(
                 step.started_at,
