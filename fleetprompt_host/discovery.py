@@ -10,6 +10,7 @@ others from loading: it becomes a :class:`~fleetprompt_host.registry.BrokenPacka
 
 from __future__ import annotations
 
+import configparser
 import functools
 import importlib
 import importlib.metadata
@@ -85,7 +86,7 @@ def scan(path: Sequence[PathEntry] | None = None) -> list[FoundEntryPoint]:
     for dist in importlib.metadata.distributions(**kwargs):
         # entry_points.txt is read for every distribution anyway; METADATA is parsed only
         # for the few that declare a package.
-        entry_points = [ep for ep in dist.entry_points if ep.group == GROUP]
+        entry_points = _group_entry_points(dist)
         if not entry_points:
             continue
         dist_name = dist.metadata["Name"] or "<unnamed>"
@@ -102,6 +103,33 @@ def scan(path: Sequence[PathEntry] | None = None) -> list[FoundEntryPoint]:
             )
             found.append(FoundEntryPoint(ep, dist, origin))
     return found
+
+
+def _group_entry_points(
+    dist: importlib.metadata.Distribution,
+) -> list[importlib.metadata.EntryPoint]:
+    """Return the distribution's entry points of the group, parsed here.
+
+    ``dist.entry_points`` is not used: when the ``importlib_metadata`` backport is
+    imported, its finder hands out distributions whose entry points validate their values
+    eagerly, so one malformed entry point would raise for the whole distribution instead
+    of being reported as a broken package.
+    """
+    text = dist.read_text("entry_points.txt")
+    if not text or GROUP not in text:
+        return []
+    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return []
+    if not parser.has_section(GROUP):
+        return []
+    return [
+        importlib.metadata.EntryPoint(name=name, value=value.strip(), group=GROUP)
+        for name, value in parser.items(GROUP)
+    ]
 
 
 def _normalise(name: str) -> str:

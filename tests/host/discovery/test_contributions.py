@@ -228,6 +228,18 @@ def test_an_entry_point_that_is_not_module_attribute_is_reported(
     assert [(b.name, b.code) for b in broken] == [("fpsyn_value", "entry-point-invalid")]
 
 
+def test_a_malformed_entry_point_is_reported_even_with_the_metadata_backport_loaded(
+    site_factory: Any, manifest_for: Callable[..., dict[str, Any]]
+) -> None:
+    # The backport's finder yields distributions whose entry points validate eagerly.
+    pytest.importorskip("importlib_metadata")
+    site_factory.add("fpsyn_backport", manifest_for("synbackport"), "", target="not valid!")
+
+    broken = discover(path=[site_factory.path]).broken
+
+    assert [(b.name, b.code) for b in broken] == [("fpsyn_backport", "entry-point-invalid")]
+
+
 def test_many_installed_packages_are_all_discovered_and_loaded(
     site_factory: Any, manifest_for: Callable[..., dict[str, Any]]
 ) -> None:
