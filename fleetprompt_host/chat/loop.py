@@ -36,7 +36,7 @@ from .budget import Budget, BudgetExhaustedError, ChatLimits, Usage, usage_today
 from .events import ChatEvent, EventSink, EventType, discard
 from .model import ModelClient, ModelError, ModelReply
 from .prompt import system_prompt
-from .store import append_messages, open_conversation
+from .store import Conversation, open_conversation
 
 if TYPE_CHECKING:
     from fleetprompt_host.registry import PackageRegistry
@@ -136,7 +136,7 @@ class ChatSession:
             model = resolve_model(self.model, catalog, self.environ)
             daily = self.limits.daily_tokens is not None or self.limits.daily_cost is not None
             today = usage_today(session) if daily else Usage()
-            conversation_id, history = open_conversation(
+            conversation = open_conversation(
                 session,
                 self.conversation_id,
                 actor=str(self.actor),
@@ -144,18 +144,19 @@ class ChatSession:
                 first_message=message,
             )
             recorder.log.summary.update(
-                conversation_id=conversation_id,
+                conversation_id=conversation.id,
                 model=model,
                 agent=catalog.agent.name if catalog.agent else None,
             )
             recorder.flush(session)
             user = {"role": "user", "content": message}
-            append_messages(session, conversation_id, [user], recorder.id)
-        self.conversation_id = conversation_id
-        turn = _Turn(self, catalog, model, recorder, Budget(self.limits, today))
+            history = conversation.history
+            conversation.append(session, [user], recorder.id)
+        self.conversation_id = conversation.id
+        turn = _Turn(self, catalog, model, recorder, Budget(self.limits, today), conversation)
         self.emit(
             EventType.START,
-            conversation_id=conversation_id,
+            conversation_id=conversation.id,
             execution_id=recorder.id,
             correlation_id=recorder.correlation_id,
             model=model,
@@ -175,8 +176,10 @@ class _Turn:
         model: str,
         recorder: ExecutionRecorder,
         budget: Budget,
+        conversation: Conversation,
     ) -> None:
         self.chat = chat
+        self.conversation = conversation
         self.catalog = catalog
         self.model = model
         self.recorder = recorder
@@ -335,12 +338,13 @@ class _Turn:
         chat = self.chat
         with chat.db.tenant_session(chat.tenant) as session:
             self.recorder.flush(session)
-            append_messages(session, chat.conversation_id or "", messages, self.recorder.id)
+            self.conversation.append(session, messages, self.recorder.id)
 
     def _finish(self, status: str, stop: str, messages: list[dict[str, Any]]) -> None:
         chat = self.chat
         with chat.db.tenant_session(chat.tenant) as session:
-            append_messages(session, chat.conversation_id or "", messages, self.recorder.id)
+            self.conversation.append(session, messages, self.recorder.id)
+            self.conversation.touch(session)
             self.recorder.finish(
                 status,
                 session,

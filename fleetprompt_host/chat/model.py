@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 #: Fallback key sent to OpenAI-compatible servers given by ``--api-base`` that need none.
 PLACEHOLDER_KEY = "fleetprompt-local"
 MAX_RETRY_AFTER = 30.0
+#: Set to 1 to keep litellm's per-chunk streaming logging (for litellm callbacks).
+STREAM_LOGGING_ENV = "FLEETPROMPT_LITELLM_STREAM_LOGGING"
 
 _litellm: ModuleType | None = None
 _litellm_lock = threading.Lock()
@@ -44,6 +46,10 @@ def load_litellm() -> ModuleType:
 
                 litellm.suppress_debug_info = True
                 litellm.telemetry = False
+                # litellm hands every streamed chunk to its logging callbacks in a thread,
+                # which costs more per chunk than everything else FleetPrompt does with
+                # it; FleetPrompt records its own steps. Opt back in for litellm callbacks.
+                litellm.disable_streaming_logging = os.environ.get(STREAM_LOGGING_ENV) != "1"
                 _litellm = litellm
     return _litellm
 

@@ -5,10 +5,15 @@ can continue it. Messages are stored in the OpenAI chat format the model receive
 (``user``, ``assistant`` with ``tool_calls``, ``tool`` with ``tool_call_id``), each
 tagged with the execution (turn) that produced it. The system prompt is not stored: it
 is rebuilt for every turn from what the tenant has installed.
+
+Writes are plain Core INSERTs joined to the turn's own transactions; the
+:class:`Conversation` handle numbers messages itself (the unique ``(conversation_id,
+seq)`` pair refuses a second writer that raced it).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -19,6 +24,45 @@ from fleetprompt_host.storage.models import ConversationRow, MessageRow
 from fleetprompt_sdk.errors import NotFoundError, PermissionDeniedError
 
 TITLE_LENGTH = 80
+_MESSAGES = MessageRow.__table__
+_CONVERSATIONS = ConversationRow.__table__
+
+
+@dataclass
+class Conversation:
+    """An open conversation: its id, its earlier messages and the next message number."""
+
+    id: str
+    history: list[dict[str, Any]]
+    next_seq: int
+
+    def append(self, session: Session, messages: list[dict[str, Any]], execution_id: str) -> None:
+        """Store ``messages`` after the last one (one multi-row INSERT)."""
+        if not messages:
+            return
+        now = utcnow()
+        rows = [
+            {
+                "conversation_id": self.id,
+                "seq": self.next_seq + offset,
+                "role": message["role"],
+                "content": message.get("content"),
+                "name": message.get("name"),
+                "tool_calls": message.get("tool_calls"),
+                "tool_call_id": message.get("tool_call_id"),
+                "execution_id": execution_id,
+                "created_at": now,
+            }
+            for offset, message in enumerate(messages)
+        ]
+        session.connection().execute(insert(_MESSAGES), rows)
+        self.next_seq += len(rows)
+
+    def touch(self, session: Session) -> None:
+        """Record that the conversation changed now."""
+        session.connection().execute(
+            update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == self.id).values(updated_at=utcnow())
+        )
 
 
 def open_conversation(
@@ -28,27 +72,28 @@ def open_conversation(
     actor: str,
     agent: str | None,
     first_message: str,
-) -> tuple[str, list[dict[str, Any]]]:
-    """Return (id, earlier messages) of the conversation to continue, or of a new one.
+) -> Conversation:
+    """Return the conversation to continue (with its messages), or a new one.
 
     Raises :class:`NotFoundError` (``conversation-not-found``) for an unknown id and
     :class:`PermissionDeniedError` (``conversation-not-yours``) for another actor's.
     """
     if conversation_id is None:
         new = new_id()
+        now = utcnow()
         title = " ".join(first_message.split())[:TITLE_LENGTH] or None
-        session.execute(
-            insert(ConversationRow).values(
+        session.connection().execute(
+            insert(_CONVERSATIONS).values(
                 id=new,
                 actor=actor,
                 agent=agent,
                 title=title,
                 meta={},
-                created_at=utcnow(),
-                updated_at=utcnow(),
+                created_at=now,
+                updated_at=now,
             )
         )
-        return new, []
+        return Conversation(new, [], 1)
     row = session.get(ConversationRow, conversation_id)
     if row is None:
         raise NotFoundError(
@@ -60,7 +105,10 @@ def open_conversation(
             f"conversation {conversation_id!r} belongs to {row.actor}",
             code="conversation-not-yours",
         )
-    return row.id, load_messages(session, row.id)
+    last = session.execute(
+        select(func.max(MessageRow.seq)).where(MessageRow.conversation_id == row.id)
+    ).scalar_one()
+    return Conversation(row.id, load_messages(session, row.id), int(last or 0) + 1)
 
 
 def load_messages(session: Session, conversation_id: str) -> list[dict[str, Any]]:
@@ -83,34 +131,3 @@ def to_message(row: MessageRow) -> dict[str, Any]:
     if row.name is not None:
         message["name"] = row.name
     return message
-
-
-def append_messages(
-    session: Session, conversation_id: str, messages: list[dict[str, Any]], execution_id: str
-) -> None:
-    """Store ``messages`` after the conversation's last one (one multi-row INSERT)."""
-    if not messages:
-        return
-    last = session.execute(
-        select(func.max(MessageRow.seq)).where(MessageRow.conversation_id == conversation_id)
-    ).scalar_one()
-    start = int(last or 0) + 1
-    now = utcnow()
-    rows = [
-        {
-            "conversation_id": conversation_id,
-            "seq": start + offset,
-            "role": message["role"],
-            "content": message.get("content"),
-            "name": message.get("name"),
-            "tool_calls": message.get("tool_calls"),
-            "tool_call_id": message.get("tool_call_id"),
-            "execution_id": execution_id,
-            "created_at": now,
-        }
-        for offset, message in enumerate(messages)
-    ]
-    session.execute(insert(MessageRow), rows)
-    session.execute(
-        update(ConversationRow).where(ConversationRow.id == conversation_id).values(updated_at=now)
-    )

@@ -318,6 +318,15 @@ class _Server(ThreadingHTTPServer):
         self._conn_lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about clients that hang up (and connections cut by ``stop``)."""
+        import sys
+
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            return
+        super().handle_error(request, client_address)
+
     def track(self, conn: socket.socket) -> None:
         with self._conn_lock:
             self._connections.add(conn)

@@ -256,15 +256,13 @@ def build_catalog(
     (read-only is enough). Packages that are not active in the tenant contribute only
     "not installed" / "disabled" reasons; their code is never loaded for this.
     """
-    from fleetprompt_host.engine.installed import active_packages
     from fleetprompt_host.registry import LoadedPackage
 
     role = actor_role(session, actor)
-    active = active_packages(session)
     loaded: dict[str, LoadedPackage] = {}
     catalog = ToolCatalog(tenant=tenant, actor=str(actor), role=role, agent=None)
-    versions = _note_inactive(session, catalog, active)
-    for name in sorted(active):
+    versions = _installations(session, catalog)
+    for name in sorted(versions):
         entry = registry.find(name)
         if not isinstance(entry, LoadedPackage):
             catalog.unavailable[name] = "its code cannot be loaded in this process"
@@ -301,10 +299,12 @@ def build_catalog(
     return catalog
 
 
-def _note_inactive(
-    session: Session, catalog: ToolCatalog, active: frozenset[str]
-) -> dict[str, str]:
-    """Note why inactive packages offer nothing; return the installed versions."""
+#: The installation status whose packages are active (as in ``engine.installed``).
+ACTIVE_STATUS = "installed"
+
+
+def _installations(session: Session, catalog: ToolCatalog) -> dict[str, str]:
+    """Return the active packages' installed versions; note why the others offer nothing."""
     from sqlalchemy import select
 
     from fleetprompt_host.storage.models import InstallationRow
@@ -314,7 +314,7 @@ def _note_inactive(
         select(InstallationRow.package, InstallationRow.status, InstallationRow.version)
     ).all()
     for package, status, version in rows:
-        if package in active:
+        if status == ACTIVE_STATUS:
             versions[package] = str(version)
         else:
             catalog.unavailable[package] = f"package {package!r} is {status} here"
