@@ -62,6 +62,8 @@ def check_dependencies(session: Session, manifest: Manifest) -> None:
     (``dependency-pending``), so a worker that picks the dependent first tries again later;
     anything else missing is a :class:`ConflictError` (``missing-dependency``).
     """
+    if not manifest.dependencies:
+        return
     rows = {row.package: row for row in state.all_rows(session)}
     missing: list[str] = []
     pending: list[str] = []
@@ -163,8 +165,9 @@ def handle_install(ctx: HostDirectiveContext, directive: Directive) -> dict[str,
     params = dict(directive.params)
     session, package, version = ctx.session, str(params["package"]), str(params["version"])
     manifest = current_manifest(ctx.registry, package, version)
-    row = state.ensure_requested(session, package, version, requested_by=str(ctx.directive.actor))
-    row = state.require_row(session, package, lock=True)
+    row = state.get_row(session, package, lock=True) or state.ensure_requested(
+        session, package, version, requested_by=str(ctx.directive.actor)
+    )
     public, refs, checksum = checked_config(session, ctx.tenant, manifest, params)
     if row.status in PRESENT:
         same = (row.version, row.config_checksum, state.secret_refs(row))
@@ -197,7 +200,8 @@ def handle_install(ctx: HostDirectiveContext, directive: Directive) -> dict[str,
     hook = hook_context(ctx, manifest, public)
     call_hook(manifest, "install", lambda: ctx.registry.call_install(package, hook))
     pause_point("package-install")
-    secret_store.prune(session, package, keep=refs.values())
+    if refs or manifest.secret_fields():
+        secret_store.prune(session, package, keep=refs.values())
     emit_event(
         ctx,
         "install",

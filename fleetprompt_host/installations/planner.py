@@ -24,6 +24,7 @@ from .plan import Plan, Step
 from .provisioning import kept_counts, planned_records, removal_counts
 from .requirements import (
     PRESENT,
+    Present,
     Requirement,
     available,
     dependents,
@@ -64,6 +65,13 @@ class Planner:
         self._rows = {row.package: row for row in state.all_rows(self.session)}
 
     # -- helpers ------------------------------------------------------------------------
+    def _present(self) -> dict[str, Present]:
+        return {
+            name: Present(row.version, row.status)
+            for name, row in self._rows.items()
+            if row.status in PRESENT
+        }
+
     def _revision(self, package: str) -> int:
         row = self._rows.get(package)
         return row.generation if row is not None else 0
@@ -109,7 +117,7 @@ class Planner:
         plan = Plan(self.tenant, "install", dry_run=self.dry_run)
         target = available(self.registry, parse_requirement(requirement))
         resolved = resolve(target.manifest, config.layered(target.manifest))
-        missing = missing_dependencies(self.registry, target.manifest, state.present(self.session))
+        missing = missing_dependencies(self.registry, target.manifest, self._present())
         if missing and not with_deps:
             names = ", ".join(f"{p.name} {p.version}" for p in missing)
             needs = ", ".join(str(d.name) + d.version for d in target.manifest.dependencies)
@@ -177,7 +185,7 @@ class Planner:
         base = {**dict(row.config or {}), **old_secrets}
         resolved = resolve(target.manifest, config.layered(target.manifest, base))
         self._refuse_breaking_dependents(wanted.name, target.version)
-        missing = missing_dependencies(self.registry, target.manifest, state.present(self.session))
+        missing = missing_dependencies(self.registry, target.manifest, self._present())
         if missing and not with_deps:
             names = ", ".join(f"{p.name} {p.version}" for p in missing)
             raise ConflictError(

@@ -123,6 +123,11 @@ def _sync_agents(
     directive_id: str | None,
 ) -> None:
     wanted = agent_data(manifest)
+    if not any(ident.startswith(f"{AGENT_COLLECTION}/") for ident in existing):
+        for name, data in sorted(wanted.items()):
+            session.add(_new_row(manifest.name, AGENT_COLLECTION, name, data, actor, directive_id))
+            report.created.append(f"{AGENT_COLLECTION}/{name}")
+        return
     rows = session.execute(
         select(RecordRow).where(
             RecordRow.package == manifest.name, RecordRow.collection == AGENT_COLLECTION

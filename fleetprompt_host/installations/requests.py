@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -162,11 +163,11 @@ def run_plan(db: Database, registry: PackageRegistry, plan: Plan, actor: str) ->
         if failed:
             _cancel(db, registry, plan.tenant, step, actor)
             continue
-        row = wait_for(db, registry, plan.tenant, step.directive_id)
-        step.status, step.error = row.status, row.error
-        failed = row.status != "succeeded"
-    with db.tenant_session(plan.tenant) as session:
-        record_failures(session, registry, plan.tenant)
+        step.status, step.error = wait_for(db, registry, plan.tenant, step.directive_id)
+        failed = step.status != "succeeded"
+    if failed:
+        with db.tenant_session(plan.tenant) as session:
+            record_failures(session, registry, plan.tenant)
 
 
 def _cancel(db: Database, registry: PackageRegistry, tenant: str, step: Step, actor: str) -> None:
@@ -180,25 +181,31 @@ def _cancel(db: Database, registry: PackageRegistry, tenant: str, step: Step, ac
         step.status = "canceled"
 
 
+TERMINAL = ("succeeded", "failed", "canceled")
+
+
 def wait_for(
     db: Database,
     registry: PackageRegistry,
     tenant: str,
     directive_id: str,
     timeout: float = WAIT_TIMEOUT,
-) -> DirectiveRow:
-    """Run ``directive_id`` here until it is terminal (or wait for the worker holding it)."""
+) -> tuple[str, dict[str, Any] | None]:
+    """Run ``directive_id`` here until it is terminal (or wait for the worker holding it).
+
+    Returns its status and error (the status is not terminal only after ``timeout``).
+    """
     deadline = time.monotonic() + timeout
     while True:
-        run_directive_now(db, registry, tenant, directive_id)
+        outcome = run_directive_now(db, registry, tenant, directive_id)
+        if outcome is not None and outcome.status in TERMINAL:
+            return outcome.status, outcome.error
         with db.tenant_session(tenant, readonly=True) as session:
             row = session.get(DirectiveRow, directive_id)
             assert row is not None
-            session.expunge(row)
-        if row.status in ("succeeded", "failed", "canceled"):
-            return row
-        if time.monotonic() > deadline:
-            return row
+            status, error, due = row.status, row.error, row.run_after
+        if status in TERMINAL or time.monotonic() > deadline:
+            return status, error
         # Due later (retry backoff) or held by a worker: wait a little and look again.
-        pause = (row.run_after - utcnow()).total_seconds() if row.status == "requested" else 0.05
+        pause = (due - utcnow()).total_seconds() if status == "requested" else 0.05
         time.sleep(min(max(pause, 0.01), 1.0))
