@@ -185,6 +185,7 @@ class _Turn:
         self.recorder = recorder
         self.budget = budget
         self.tools = catalog.openai_tools()
+        self.sent = 0
         self.rounds = 0
         self.usage = Usage()
         scope = DispatchScope(
@@ -276,12 +277,16 @@ class _Turn:
     def _call_model(self, messages: list[dict[str, Any]]) -> ModelReply | dict[str, Any]:
         round_no = self.rounds
         chat = self.chat
+        # The first call records every message sent; later calls only those added since
+        # the previous call (the conversation is rebuilt by concatenation, not repeated).
         step_input: dict[str, Any] = {
             "model": self.model,
             "round": round_no,
-            "messages": list(messages),
+            "messages": messages[self.sent :],
+            "message_count": len(messages),
             "tools": self.catalog.fingerprints(),
         }
+        self.sent = len(messages)
         if round_no == 1:
             step_input["tools_offered"] = self.tools
 

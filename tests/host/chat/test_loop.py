@@ -413,3 +413,39 @@ def test_another_users_conversation_cannot_be_continued(
 
     with pytest.raises(PermissionDeniedError):
         bobs.send("let me read it")
+
+
+def test_the_model_comes_from_the_option_then_the_agent_profile_then_the_environment() -> None:
+    from fleetprompt_host.chat.loop import resolve_model
+    from fleetprompt_host.tools.catalog import AgentRef, ToolCatalog
+    from fleetprompt_sdk.errors import ConfigError
+    from fleetprompt_sdk.manifest import AgentProfile
+
+    plain = ToolCatalog(tenant="acme", actor="user:alice", role=None, agent=None)
+    profile = AgentProfile(name="a", system_prompt="p", model="profile-model")
+    with_agent = ToolCatalog(
+        tenant="acme", actor="user:alice", role=None, agent=AgentRef("notes", profile)
+    )
+    env = {"FLEETPROMPT_MODEL": "env-model"}
+
+    assert resolve_model("option-model", with_agent, env) == "option-model"
+    assert resolve_model(None, with_agent, env) == "profile-model"
+    assert resolve_model(None, plain, env) == "env-model"
+    with pytest.raises(ConfigError) as info:
+        resolve_model(None, plain, {})
+    assert info.value.code == "model-not-configured"
+
+
+def test_later_model_calls_record_only_the_messages_added_since_the_previous_call(
+    chat: Any, llm_server: ScriptedLLMServer, db: Database
+) -> None:
+    llm_server.script(tool_calls_reply(_call("notes__whoami")), text_reply("done"))
+    session, _ = chat()
+
+    result = session.send("who?")
+
+    first, second = [s for s in _steps(db, result.execution_id) if s.kind == "llm_call"]
+    assert [m["role"] for m in first.input["messages"]] == ["system", "user"]
+    assert [m["role"] for m in second.input["messages"]] == ["assistant", "tool"]
+    assert second.input["message_count"] == 4
+    assert "tools_offered" in first.input and "tools_offered" not in second.input
