@@ -126,15 +126,14 @@ def submit(
             ),
         )
         step.directive_id, step.created, step.status = directive.id, created, directive.status
-        row = (
-            state.ensure_requested(session, step.package, step.version, requested_by=who)
-            if step.action == "install"
-            else state.require_row(session, step.package)
+        state.mark_requested(
+            session,
+            step.package,
+            step.version,
+            directive_id=directive.id,
+            requested_by=who,
+            install=step.action == "install",
         )
-        if step.action == "install" and row.status in state.ABSENT:
-            row.status, row.version, row.requested_by = "requested", step.version, who
-        row.directive_id = directive.id
-        session.flush()
         if created:
             lifecycle_event(
                 session,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -162,6 +162,58 @@ def ensure_requested(
     row = get_row(session, package)
     assert row is not None
     return row
+
+
+def mark_requested(
+    session: Session,
+    package: str,
+    version: str,
+    *,
+    directive_id: str,
+    requested_by: str,
+    install: bool,
+) -> None:
+    """Point the installation at a just-requested lifecycle directive, in one statement.
+
+    An install creates the row as ``requested`` or, when nothing is installed, turns it
+    back to ``requested`` at the new version; other operations only record the directive.
+    """
+    table = InstallationRow.__table__
+    now = utcnow()
+    if not install:
+        session.execute(
+            update(table)
+            .where(table.c.package == package)
+            .values(directive_id=directive_id, updated_at=now)
+        )
+        return
+    absent = table.c.status.in_(ABSENT)
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(
+        id=new_id(),
+        package=package,
+        version=version,
+        status="requested",
+        config={},
+        secret_refs={},
+        requested_by=requested_by,
+        directive_id=directive_id,
+        generation=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[table.c.package],
+            set_={
+                "directive_id": directive_id,
+                "updated_at": now,
+                "status": case((absent, "requested"), else_=table.c.status),
+                "version": case((absent, version), else_=table.c.version),
+                "requested_by": case((absent, requested_by), else_=table.c.requested_by),
+            },
+        )
+    )
 
 
 def save(session: Session, row: InstallationRow, **values: Any) -> None:
