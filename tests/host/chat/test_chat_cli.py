@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -206,3 +207,52 @@ def test_commands_other_than_a_chat_turn_never_import_litellm(
 
     assert done.returncode == 0, done.stderr
     assert "litellm imported: False" in done.stderr
+
+
+class _Terminal(io.StringIO):
+    """Typed answers on a stdin that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("answer", "status"), [("y", "succeeded"), ("n", None)])
+def test_chat_asks_before_a_confirmation_tool_and_honours_the_answer(
+    cli: Cli,
+    llm_server: ScriptedLLMServer,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    status: str | None,
+) -> None:
+    ticket = cli(
+        "tools",
+        "call",
+        "helpdesk__create_ticket",
+        "--tenant",
+        "acme",
+        "--json",
+        "--args",
+        '{"title": "Printer on fire"}',
+    )
+    key = ticket.json()["directive"]["result"]["key"]
+    llm_server.script(
+        tool_calls_reply(
+            ToolCallScript("helpdesk__bulk_close_tickets", {"keys": [key], "reason": "fixed"})
+        ),
+        text_reply("Done."),
+    )
+    monkeypatch.setattr(sys, "stdin", _Terminal(f"{answer}\n"))
+
+    result = _chat(cli, llm_server, "--json-events", "-m", "close the printer ticket")
+
+    events = [json.loads(line) for line in result.out.splitlines()]
+    (asked,) = [e for e in events if e["event"] == "confirmation_required"]
+    assert asked["arguments"] == {"keys": [key], "reason": "fixed"}
+    assert "Run it?" in result.err and asked["preview"] in result.err
+    (outcome,) = [e for e in events if e["event"] == "tool_result"]
+    if status is None:
+        assert outcome["error"]["code"] == "confirmation-declined"
+    else:
+        assert outcome["directive"]["status"] == status
+        closed = cli("audit", "--tenant", "acme", "--correlation", events[0]["execution_id"])
+        assert "helpdesk.tickets.bulk_close" in closed.out
