@@ -150,7 +150,8 @@ def _comparable(status: str, output: Any, error: Any) -> dict[str, Any]:
             doc["directive"] = True
     else:
         doc["error"] = {"code": (error or {}).get("code"), "message": (error or {}).get("message")}
-    return json.loads(json.dumps(redact(doc), default=str))
+    stored: dict[str, Any] = json.loads(json.dumps(redact(doc), default=str))
+    return stored
 
 
 def _recorded(step: ExecutionStepRow | None) -> dict[str, Any]:
@@ -291,7 +292,11 @@ class _Replay:
         if recorded["status"] != "ok":
             return base
         try:
-            raw = json.loads(call.arguments or "{}")
+            raw = (
+                call.arguments
+                if isinstance(call.arguments, dict)
+                else json.loads(call.arguments or "{}")
+            )
             entry.tool.validate_arguments(raw if isinstance(raw, dict) else {})
         except (ValueError, ToolArgumentError) as exc:
             base.same = False

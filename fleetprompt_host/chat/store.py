@@ -14,9 +14,9 @@ seq)`` pair refuses a second writer that raced it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from fleetprompt_host.storage.base import new_id, utcnow
@@ -24,8 +24,8 @@ from fleetprompt_host.storage.models import ConversationRow, MessageRow
 from fleetprompt_sdk.errors import NotFoundError, PermissionDeniedError
 
 TITLE_LENGTH = 80
-_MESSAGES = MessageRow.__table__
-_CONVERSATIONS = ConversationRow.__table__
+_MESSAGES = cast(Table, MessageRow.__table__)
+_CONVERSATIONS = cast(Table, ConversationRow.__table__)
 
 
 @dataclass

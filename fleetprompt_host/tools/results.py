@@ -122,8 +122,10 @@ def from_exception(call_id: str, name: str, exc: BaseException) -> ToolResult:
     """Return the error result for an exception a tool raised (never re-raised)."""
     if isinstance(exc, ToolArgumentError):
         problems = [{"path": p.path, "code": p.code, "message": p.message} for p in exc.problems]
-        extra = {"problems": problems} if problems else {}
-        return error_result(call_id, name, exc.code, exc.message, **extra)
+        result = error_result(call_id, name, exc.code, exc.message)
+        if problems and result.error is not None:
+            result.error["problems"] = problems
+        return result
     if isinstance(exc, FleetPromptError):
         return error_result(call_id, name, exc.code, exc.message)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

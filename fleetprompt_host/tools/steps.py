@@ -13,17 +13,17 @@ rows go in as Core INSERTs, which cost a fraction of the ORM's bulk path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import insert, update
+from sqlalchemy import Table, insert, update
 
 from fleetprompt_host.engine.executions import ExecutionLog, Step
 from fleetprompt_host.engine.jsonsafe import redact
 from fleetprompt_host.storage.base import utcnow
 from fleetprompt_host.storage.models import ExecutionRow, ExecutionStepRow
 
-_EXECUTIONS = ExecutionRow.__table__
-_STEPS = ExecutionStepRow.__table__
+_EXECUTIONS = cast(Table, ExecutionRow.__table__)
+_STEPS = cast(Table, ExecutionStepRow.__table__)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

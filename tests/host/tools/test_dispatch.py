@@ -151,7 +151,7 @@ def test_a_tool_that_raises_gives_an_error_result_and_an_error_step(
 def test_a_tool_past_its_timeout_gives_an_error_result_promptly(call: Call) -> None:
     started = time.perf_counter()
 
-    outcome = call("notes__slow", {"seconds": 3})
+    outcome = call("notes__slow", {"seconds": 1.5})
 
     assert time.perf_counter() - started < 2.5
     assert outcome.result.error is not None
