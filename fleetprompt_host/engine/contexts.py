@@ -77,7 +77,7 @@ class DirectiveRunContext(PackageWork):
                 DirectiveRow.id == self._directive.id
             )
         ).one()
-        return current.status != "running" or current.fencing_token != self._token
+        return bool(current.status != "running" or current.fencing_token != self._token)
 
     def secret(self, name: str) -> str | None:
         """Return a decrypted secret config value (needs ``secrets:read``)."""
@@ -196,9 +196,23 @@ class HandlerRunContext(PackageWork):
 class HostDirectiveContext(UnitOfWork):
     """What a host directive handler receives: the transaction and host capabilities."""
 
-    def __init__(self, *args: Any, directive: Directive, **kw: Any) -> None:
+    def __init__(
+        self, *args: Any, directive: Directive, fencing_token: int | None = None, **kw: Any
+    ) -> None:
         super().__init__(*args, **kw)
         self._directive = directive
+        self._token = fencing_token
+
+    @property
+    def cancel_requested(self) -> bool:
+        """True once the directive was canceled or taken over: stop, nothing will commit."""
+        current = self._session.execute(
+            select(DirectiveRow.status, DirectiveRow.fencing_token).where(
+                DirectiveRow.id == self._directive.id
+            )
+        ).one()
+        stale = self._token is not None and current.fencing_token != self._token
+        return bool(current.status != "running" or stale)
 
     @property
     def session(self) -> Session:

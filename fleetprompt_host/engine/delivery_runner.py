@@ -17,7 +17,7 @@ from fleetprompt_sdk.errors import NotFoundError
 from .contexts import HandlerRunContext
 from .executions import ExecutionLog
 from .installed import active_packages
-from .leases import Claim
+from .leases import Claim, affected
 from .outcomes import (
     RunFailure,
     RunOutcome,
@@ -155,16 +155,18 @@ def _finish_delivery(
         values["next_attempt_at"] = next_attempt_at
     else:
         values["completed_at"] = now
-    fenced = session.execute(
-        update(DeliveryRow)
-        .where(
-            DeliveryRow.id == delivery_id,
-            DeliveryRow.status == "pending",
-            DeliveryRow.fencing_token == claim.fencing_token,
+    fenced = affected(
+        session.execute(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.id == delivery_id,
+                DeliveryRow.status == "pending",
+                DeliveryRow.fencing_token == claim.fencing_token,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
         )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if fenced != 1:
         current = session.get(DeliveryRow, delivery_id, populate_existing=True)
         raise Superseded(

@@ -34,6 +34,7 @@ from fleetprompt_sdk.models import Actor, Directive
 from .host_directives import host_directive
 from .installed import active_packages
 from .jsonsafe import check_json, digest, json_size
+from .leases import affected
 from .lifecycle import lifecycle_signal
 from .schemas import validate
 from .signals import lock_signal_counter
@@ -341,16 +342,18 @@ def rerun_directive(
 
 def _transition(session: Session, row: DirectiveRow, **values: Any) -> None:
     """Apply ``values`` if the row is still as read; else raise ``directive-changed``."""
-    done = session.execute(
-        update(DirectiveRow)
-        .where(
-            DirectiveRow.id == row.id,
-            DirectiveRow.status == row.status,
-            DirectiveRow.fencing_token == row.fencing_token,
+    done = affected(
+        session.execute(
+            update(DirectiveRow)
+            .where(
+                DirectiveRow.id == row.id,
+                DirectiveRow.status == row.status,
+                DirectiveRow.fencing_token == row.fencing_token,
+            )
+            .values(lease_owner=None, lease_expires_at=None, updated_at=utcnow(), **values)
+            .execution_options(synchronize_session=False)
         )
-        .values(lease_owner=None, lease_expires_at=None, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if done != 1:
         raise ConflictError(
             f"directive {row.id} changed while this was being done; try again",

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from fleetprompt_host.storage.base import utcnow
 from fleetprompt_host.storage.models import InstallationRow
 
+from .statements import ACTIVE_PACKAGES
+
 _CACHE_KEY = "fp_active_packages"
 
 
@@ -21,9 +23,7 @@ def active_packages(session: Session) -> frozenset[str]:
     """Return the names of the packages installed and enabled in the session's tenant."""
     cached = session.info.get(_CACHE_KEY)
     if cached is None:
-        names = session.execute(
-            select(InstallationRow.package).where(InstallationRow.status == "installed")
-        ).scalars()
+        names = session.execute(ACTIVE_PACKAGES).scalars()
         cached = frozenset(names)
         session.info[_CACHE_KEY] = cached
     return frozenset(cached)

@@ -21,8 +21,10 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, and_, or_, update
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.orm import Session
 
 from fleetprompt_host.storage import Database
@@ -39,6 +41,11 @@ class Claim:
 
     owner: str
     fencing_token: int
+
+
+def affected(result: Result[Any]) -> int:
+    """Return how many rows an UPDATE or DELETE result touched."""
+    return int(cast("CursorResult[Any]", result).rowcount)
 
 
 def default_owner(prefix: str = "inline") -> str:

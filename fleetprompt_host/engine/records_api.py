@@ -20,6 +20,7 @@ from fleetprompt_sdk.manifest import Manifest
 from fleetprompt_sdk.models import Record
 
 from .jsonsafe import check_json
+from .leases import affected
 from .schemas import validate
 
 _CODES = {"not-json": "record-not-json", "too-deep": "record-not-json", "secret": "record-not-json"}
@@ -238,4 +239,4 @@ class PackageRecords:
             )
             .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount)
+        return affected(result) > 0

@@ -48,7 +48,7 @@ from .delivery_runner import deliver_signal
 from .directives import load, resolve_target, to_model
 from .executions import ExecutionLog
 from .jsonsafe import check_json, json_size
-from .leases import Claim
+from .leases import Claim, affected
 from .lifecycle import lifecycle_signal
 from .outcomes import (
     RunFailure,
@@ -158,7 +158,12 @@ def _call_directive(
     ctx: Any
     if target.package is None:
         ctx = HostDirectiveContext(
-            session, registry, tenant, directive=to_model(row, tenant), **common
+            session,
+            registry,
+            tenant,
+            directive=to_model(row, tenant),
+            fencing_token=claim.fencing_token,
+            **common,
         )
     else:
         package = registry.get(target.package)
@@ -202,7 +207,7 @@ def _finish_directive(
         session, registry, tenant, row, "started", mark=attempt, occurred_at=row.started_at
     )
     if status in ("succeeded", "failed"):
-        extra = {"result": result} if status == "succeeded" else {"error": error}
+        extra: dict[str, Any] = {"result": result} if status == "succeeded" else {"error": error}
         if status == "succeeded" and json_size(extra) > 16 * 1024:
             extra = {"result_truncated": True}
         lifecycle_signal(session, registry, tenant, row, status, mark=attempt, extra=extra)
@@ -217,16 +222,18 @@ def _finish_directive(
         values["run_after"] = run_after
     else:
         values.update(result=result, completed_at=now)
-    fenced = session.execute(
-        update(DirectiveRow)
-        .where(
-            DirectiveRow.id == row.id,
-            DirectiveRow.status == "running",
-            DirectiveRow.fencing_token == claim.fencing_token,
+    fenced = affected(
+        session.execute(
+            update(DirectiveRow)
+            .where(
+                DirectiveRow.id == row.id,
+                DirectiveRow.status == "running",
+                DirectiveRow.fencing_token == claim.fencing_token,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
         )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if fenced != 1:
         current = session.get(DirectiveRow, row.id, populate_existing=True)
         raise Superseded(

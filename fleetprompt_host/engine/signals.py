@@ -22,14 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleetprompt_host.registry import LoadedPackage, PackageRegistry
 from fleetprompt_host.storage import Database
 from fleetprompt_host.storage.base import new_id, utcnow
-from fleetprompt_host.storage.models import DeliveryRow, SignalRow, allocate
+from fleetprompt_host.storage.models import SignalRow
 from fleetprompt_sdk.errors import InvalidInputError, StorageError
 from fleetprompt_sdk.models import Actor, Signal, Subject
 from fleetprompt_sdk.naming import is_event_type, versioned_segment
@@ -37,7 +36,14 @@ from fleetprompt_sdk.naming import is_event_type, versioned_segment
 from .installed import active_packages
 from .jsonsafe import check_json, json_size
 from .schemas import validate
-from .subscriptions import subscribers
+from .statements import (
+    DELIVERY_INSERT,
+    allocate_fast,
+    dialect_of,
+    signal_insert,
+    signal_insert_numbered,
+)
+from .subscriptions import any_subscriber, subscribers
 from .wakeups import work_created
 
 #: Largest accepted signal data, in bytes of canonical JSON.
@@ -78,24 +84,22 @@ def _field(value: str | None, name: str, limit: int) -> None:
 
 
 def validate_signal(
-    registry: PackageRegistry, item: SignalInput, *, package: str | None = None
+    registry: PackageRegistry,
+    item: SignalInput,
+    *,
+    package: str | None = None,
+    memo: dict[str, dict[str, Any] | None] | None = None,
 ) -> None:
-    """Raise :class:`InvalidInputError` unless ``item`` may be emitted (see module doc)."""
-    if not isinstance(item.type, str) or not is_event_type(item.type):
-        raise InvalidInputError(
-            f"signal type {item.type!r} is not lowercase dot-delimited (e.g. crm.contact.created)",
-            code="invalid-signal-type",
-        )
-    if len(item.type) > 200:
-        raise InvalidInputError(
-            f"signal type {item.type[:40]!r}... is longer than 200", code="invalid-signal-type"
-        )
-    version = versioned_segment(item.type)
-    if version is not None:
-        raise InvalidInputError(
-            f"signal type {item.type!r} carries a version ({version!r}); types are unversioned",
-            code="invalid-signal-type",
-        )
+    """Raise :class:`InvalidInputError` unless ``item`` may be emitted (see module doc).
+
+    ``memo`` keeps the per-type part of the checks across the items of one batch.
+    """
+    if memo is not None and isinstance(item.type, str) and item.type in memo:
+        schema = memo[item.type]
+    else:
+        schema = _type_schema(registry, item.type, package)
+        if memo is not None:
+            memo[item.type] = schema
     _field(item.source, "source", 200)
     _field(item.dedupe_key, "dedupe_key", 200)
     _field(item.source_event_id, "source_event_id", 200)
@@ -117,34 +121,53 @@ def validate_signal(
             f"signal data is {size} bytes as JSON, at most {MAX_DATA_BYTES}",
             code="signal-data-too-large",
         )
-    _check_declared(registry, item, package)
+    if schema is not None:
+        validate(
+            item.data,
+            schema,
+            root="data",
+            code="signal-data-invalid",
+            what=f"signal {item.type} (schema declared by {item.type.split('.', 1)[0]})",
+        )
 
 
-def _check_declared(registry: PackageRegistry, item: SignalInput, package: str | None) -> None:
-    namespace = item.type.split(".", 1)[0]
+def _type_schema(
+    registry: PackageRegistry, type_: Any, package: str | None
+) -> dict[str, Any] | None:
+    """Check the type; return the data schema its owning package declares, if any."""
+    if not isinstance(type_, str) or not is_event_type(type_):
+        raise InvalidInputError(
+            f"signal type {type_!r} is not lowercase dot-delimited (e.g. crm.contact.created)",
+            code="invalid-signal-type",
+        )
+    if len(type_) > 200:
+        raise InvalidInputError(
+            f"signal type {type_[:40]!r}... is longer than 200", code="invalid-signal-type"
+        )
+    version = versioned_segment(type_)
+    if version is not None:
+        raise InvalidInputError(
+            f"signal type {type_!r} carries a version ({version!r}); types are unversioned",
+            code="invalid-signal-type",
+        )
+    namespace = type_.split(".", 1)[0]
     if package is not None and namespace != package:
         raise InvalidInputError(
-            f"package {package!r} may emit only {package}.* signals, not {item.type!r}",
+            f"package {package!r} may emit only {package}.* signals, not {type_!r}",
             code="signal-namespace",
         )
     owner = registry.find(namespace)
     spec = None
     if isinstance(owner, LoadedPackage):
-        spec = next((s for s in owner.manifest.signals.emits if s.type == item.type), None)
+        spec = next((s for s in owner.manifest.signals.emits if s.type == type_), None)
     if spec is None:
         if package is not None:
             raise InvalidInputError(
-                f"package {package!r} does not declare signal {item.type!r} in signals.emits",
+                f"package {package!r} does not declare signal {type_!r} in signals.emits",
                 code="signal-not-declared",
             )
-        return
-    validate(
-        item.data,
-        spec.schema_,
-        root="data",
-        code="signal-data-invalid",
-        what=f"signal {item.type} (schema declared by {namespace})",
-    )
+        return None
+    return spec.schema_
 
 
 def emit_signal(
@@ -170,11 +193,39 @@ def emit_signal(
     existing = find_existing(session, item)
     if existing is not None:
         return to_model(existing, tenant), False
-    seq = allocate(session, COUNTER)
-    now = utcnow()
-    values: dict[str, Any] = {
+    values = row_values(item, signal_id)
+    dialect = dialect_of(session)
+    if dialect == "postgresql":
+        values["occurred_at"] = item.occurred_at or utcnow()
+        row = session.execute(signal_insert_numbered(dialect, COUNTER), values).one_or_none()
+        inserted = row.id if row else None
+        if row is not None:
+            values.update(seq=row.seq, recorded_at=row.recorded_at)
+    else:
+        values["seq"] = allocate_fast(session, COUNTER)
+        # Taken after the counter lock, so recorded_at follows seq order.
+        values["recorded_at"] = utcnow()
+        values["occurred_at"] = item.occurred_at or values["recorded_at"]
+        inserted = session.execute(signal_insert(dialect), values).scalar_one_or_none()
+    if inserted is None:
+        # Lost a race on a dedupe key: we hold the counter lock, so nobody allocated after
+        # us and handing the number back keeps seq gap-free.
+        allocate_fast(session, COUNTER, -1)
+        existing = find_existing(session, item)
+        if existing is None:
+            raise StorageError(
+                f"signal {item.type!r} collided with a row that cannot be found",
+                code="signal-conflict",
+            )
+        return to_model(existing, tenant), False
+    _fan_out(session, registry, tenant, values["id"], values["seq"], item.type, utcnow())
+    return model_of(values, tenant), True
+
+
+def row_values(item: SignalInput, signal_id: str | None = None) -> dict[str, Any]:
+    """Return a signal's column values except ``seq`` and ``recorded_at``."""
+    return {
         "id": signal_id or new_id(),
-        "seq": seq,
         "type": item.type,
         "data": item.data,
         "source": item.source,
@@ -185,27 +236,8 @@ def emit_signal(
         "correlation_id": item.correlation_id,
         "causation_id": item.causation_id,
         "dedupe_key": item.dedupe_key,
-        "occurred_at": item.occurred_at or now,
-        "recorded_at": now,
+        "occurred_at": item.occurred_at,
     }
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SignalRow)
-    inserted = session.execute(
-        stmt.values(**values).on_conflict_do_nothing().returning(SignalRow.id)
-    ).scalar_one_or_none()
-    if inserted is None:
-        # Lost a race on a dedupe key: we hold the counter lock, so nobody allocated after
-        # us and handing the number back keeps seq gap-free.
-        allocate(session, COUNTER, -1)
-        existing = find_existing(session, item)
-        if existing is None:
-            raise StorageError(
-                f"signal {item.type!r} collided with a row that cannot be found",
-                code="signal-conflict",
-            )
-        return to_model(existing, tenant), False
-    _fan_out(session, registry, tenant, values["id"], seq, item.type, now)
-    return _model(values, tenant), True
 
 
 def lock_signal_counter(session: Session) -> None:
@@ -216,7 +248,7 @@ def lock_signal_counter(session: Session) -> None:
     lock first and read afterwards: no deadlock, and they see any run that finished
     while they waited.
     """
-    allocate(session, COUNTER, 0)
+    allocate_fast(session, COUNTER, 0)
 
 
 def find_existing(session: Session, item: SignalInput) -> SignalRow | None:
@@ -246,28 +278,34 @@ def _fan_out(
     type_: str,
     now: datetime,
 ) -> int:
+    if not any_subscriber(registry, type_):
+        return 0
     handlers = subscribers(registry, active_packages(session), type_)
     if not handlers:
         return 0
-    session.execute(
-        insert(DeliveryRow),
-        [
-            {
-                "signal_id": signal_id,
-                "signal_seq": seq,
-                "handler": handler,
-                "next_attempt_at": now,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for handler in handlers
-        ],
-    )
+    session.execute(DELIVERY_INSERT, [delivery_row(signal_id, seq, h, now) for h in handlers])
     work_created(session, tenant, "delivery", now)
     return len(handlers)
 
 
-def _model(values: dict[str, Any], tenant: str) -> Signal:
+def delivery_row(signal_id: str, seq: int, handler: str, now: datetime) -> dict[str, Any]:
+    """Return the values of a first delivery of a signal to ``handler``."""
+    return {
+        "signal_id": signal_id,
+        "signal_seq": seq,
+        "handler": handler,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+        "status": "pending",
+        "attempts": 0,
+        "fencing_token": 0,
+        "replay": False,
+    }
+
+
+def model_of(values: dict[str, Any], tenant: str) -> Signal:
+    """Return the SDK view of a signal's column values."""
     subject = None
     if values["subject_type"] is not None:
         subject = Subject(type=values["subject_type"], id=values["subject_id"])
@@ -290,7 +328,7 @@ def _model(values: dict[str, Any], tenant: str) -> Signal:
 
 def to_model(row: SignalRow, tenant: str) -> Signal:
     """Return the SDK view of a stored signal."""
-    return _model(
+    return model_of(
         {c: getattr(row, c) for c in SignalRow.__table__.columns.keys()},  # noqa: SIM118
         tenant,
     )

@@ -55,3 +55,26 @@ def subscribers(registry: PackageRegistry, active: frozenset[str], type_: str) -
         cache.clear()
     cache[key] = tuple(result)
     return cache[key]
+
+
+def any_subscriber(registry: PackageRegistry, type_: str) -> bool:
+    """True when some usable package of the registry subscribes to ``type_``, installed or not.
+
+    When none does, fanout needs no look at the tenant's installations (one query saved
+    per emit). This loads every discovered package once per process.
+    """
+    packages = registry.packages
+    key = (tuple((name, id(p)) for name, p in packages.items()), "*", type_)
+    cache = _caches.setdefault(registry, {})
+    hit = cache.get(key)
+    if hit is None:
+        hit = tuple(
+            handler_id(p.name, sub.handler)
+            for p in packages.values()
+            for sub in p.manifest.signals.subscribes
+            if pattern_matches(sub.pattern, type_)
+        )
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[key] = hit
+    return bool(hit)
