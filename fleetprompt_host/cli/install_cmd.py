@@ -156,9 +156,9 @@ def _print_rollout(report: RolloutReport, as_json: bool) -> None:
     if as_json:
         emit_json({"tenants": [t.to_json() for t in report.tenants]})
         return
-    parts = [f"{report.count(k)} {k}" for k in ("done", "requested", "skipped", "planned")]
-    click.echo(f"tenants: {', '.join(p for p in parts if not p.startswith('0 '))}"
-               f"{', ' if report.tenants else ''}{len(report.failed)} failed")  # fmt: skip
+    kinds = ("done", "requested", "skipped", "planned", "not-installed")
+    parts = [f"{report.count(k)} {k}" for k in kinds if report.count(k)]
+    click.echo(f"tenants: {', '.join([*parts, f'{len(report.failed)} failed'])}")
     for failure in report.failed:
         error = failure.error or {}
         click.echo(

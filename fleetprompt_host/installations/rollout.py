@@ -4,7 +4,8 @@ Tenants are taken in slug order, each in its own transactions. A tenant where th
 operation fails is reported and the rollout carries on. Running the same command again
 resumes: tenants already in the wanted state plan to nothing (``skipped``), a tenant whose
 directive is still pending gets the same directive back (same idempotency key), and
-tenants that failed are tried again.
+tenants that failed are tried again. An upgrade passes over tenants where the package is
+not installed (``not-installed``, not a failure).
 """
 
 from __future__ import annotations
@@ -90,8 +91,10 @@ def rollout(
             outcome, error = ("planned", None) if dry_run else _outcome_of(plan, wait)
             result = TenantOutcome(tenant.slug, outcome, plan, error)
         except FleetPromptError as exc:
+            # An upgrade everywhere passes over tenants that never installed the package.
+            outcome = "not-installed" if exc.code == "not-installed" else "failed"
             result = TenantOutcome(
-                tenant.slug, "failed", None, {"code": exc.code, "message": exc.message}
+                tenant.slug, outcome, None, {"code": exc.code, "message": exc.message}
             )
         except Exception as exc:  # one tenant's database trouble must not stop the rest
             result = TenantOutcome(

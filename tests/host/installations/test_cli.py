@@ -141,3 +141,13 @@ def test_all_tenants_reports_failures_without_stopping_and_resumes(cli: Cli, db:
     assert again.code == 0
     outcomes = {t["tenant"]: t["outcome"] for t in again.json()["tenants"]}
     assert outcomes == {"acme": "skipped", "beta": "skipped", "delta": "done", "gamma": "skipped"}
+
+
+def test_upgrade_everywhere_passes_over_tenants_without_the_package(cli: Cli) -> None:
+    assert cli("tenants", "create", "beta").code == 0
+    assert cli("install", "forums", *AS_ALICE, "--wait").code == 0
+
+    result = cli("upgrade", "forums", "--all-tenants", "--wait")
+
+    assert result.code == 0, result.err
+    assert "tenants: 1 skipped, 1 not-installed, 0 failed" in result.out
