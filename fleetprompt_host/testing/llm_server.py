@@ -28,118 +28,37 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from .llm_script import (
+    ReceivedRequest,
+    Reply,
+    Responder,
+    ToolCallScript,
+    error_reply,
+    estimate_usage,
+    pieces,
+    text_reply,
+    tool_calls_reply,
+)
+
+__all__ = [
+    "ReceivedRequest",
+    "Reply",
+    "Responder",
+    "ScriptedLLMServer",
+    "ToolCallScript",
+    "error_reply",
+    "llm_server",
+    "text_reply",
+    "tool_calls_reply",
+]
+
 COMPLETIONS_PATHS = ("/v1/chat/completions", "/chat/completions")
-
-
-@dataclass(frozen=True)
-class ToolCallScript:
-    """One tool call in a scripted reply.
-
-    ``arguments`` is a dict (sent as JSON) or a string sent verbatim, which is how a test
-    scripts malformed arguments. ``id`` defaults to ``call_<n>``.
-    """
-
-    name: str
-    arguments: dict[str, Any] | str = field(default_factory=dict)
-    id: str | None = None
-
-    def arguments_text(self) -> str:
-        """Return the arguments as the model would send them."""
-        if isinstance(self.arguments, str):
-            return self.arguments
-        return json.dumps(self.arguments)
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One scripted answer to one request.
-
-    ``status`` other than 200 makes an error reply with ``error_message``. ``delay`` is
-    waited before anything is sent; ``chunk_delay`` between streamed chunks.
-    ``chunk_size`` is the number of characters of text or arguments per chunk.
-    ``usage`` is ``(prompt_tokens, completion_tokens)``; by default it is estimated.
-    """
-
-    text: str = ""
-    tool_calls: tuple[ToolCallScript, ...] = ()
-    status: int = 200
-    error_message: str = ""
-    headers: tuple[tuple[str, str], ...] = ()
-    delay: float = 0.0
-    chunk_delay: float = 0.0
-    chunk_size: int = 8
-    usage: tuple[int, int] | None = None
-    finish_reason: str | None = None
-
-
-def text_reply(text: str, **options: Any) -> Reply:
-    """Return a reply whose assistant message is ``text``."""
-    return Reply(text=text, **options)
-
-
-def tool_calls_reply(*calls: ToolCallScript, text: str = "", **options: Any) -> Reply:
-    """Return a reply that calls ``calls`` (in order), optionally with some text first."""
-    return Reply(text=text, tool_calls=tuple(calls), **options)
-
-
-def error_reply(status: int, message: str = "", **options: Any) -> Reply:
-    """Return an HTTP error reply (429 rate limit, 500 server error, 401 auth ...)."""
-    return Reply(status=status, error_message=message or f"scripted error {status}", **options)
-
-
-@dataclass(frozen=True)
-class ReceivedRequest:
-    """A request the server received, for assertions on what the client sent."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        """The chat messages sent."""
-        return list(self.body.get("messages") or [])
-
-    @property
-    def tools(self) -> list[dict[str, Any]]:
-        """The tools offered, in OpenAI function-calling format."""
-        return list(self.body.get("tools") or [])
-
-    @property
-    def tool_names(self) -> list[str]:
-        """The names of the tools offered."""
-        return [t["function"]["name"] for t in self.tools]
-
-    @property
-    def stream(self) -> bool:
-        """Whether a streamed reply was asked for."""
-        return bool(self.body.get("stream"))
-
-
-Responder = Callable[[ReceivedRequest], Reply]
-
-
-def _estimate_usage(request: ReceivedRequest, reply: Reply) -> tuple[int, int]:
-    if reply.usage is not None:
-        return reply.usage
-    prompt = max(1, len(json.dumps(request.messages)) // 4)
-    completion = len(reply.text) + sum(
-        len(c.name) + len(c.arguments_text()) for c in reply.tool_calls
-    )
-    return prompt, max(1, completion // 4)
-
-
-def _pieces(text: str, size: int) -> list[str]:
-    size = max(1, size)
-    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -222,7 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _completion(self, request: ReceivedRequest, reply: Reply) -> dict[str, Any]:
         owner = self.server.owner
-        prompt, completion = _estimate_usage(request, reply)
+        prompt, completion = estimate_usage(request, reply)
         message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
         calls = owner._call_ids(reply)
         if reply.tool_calls:
@@ -275,7 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
             return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
         yield chunk({"role": "assistant", "content": ""})
-        for piece in _pieces(reply.text, reply.chunk_size):
+        for piece in pieces(reply.text, reply.chunk_size):
             yield chunk({"content": piece})
         for index, (call_id, call) in enumerate(
             zip(owner._call_ids(reply), reply.tool_calls, strict=True)
@@ -284,9 +203,9 @@ class _Handler(BaseHTTPRequestHandler):
             yield chunk(
                 {"tool_calls": [{**head, "function": {"name": call.name, "arguments": ""}}]}
             )
-            for piece in _pieces(call.arguments_text(), reply.chunk_size):
+            for piece in pieces(call.arguments_text(), reply.chunk_size):
                 yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
-        prompt, completion = _estimate_usage(request, reply)
+        prompt, completion = estimate_usage(request, reply)
         final = chunk({}, _finish(reply))
         options = request.body.get("stream_options") or {}
         if options.get("include_usage"):

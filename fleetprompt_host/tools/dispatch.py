@@ -41,6 +41,7 @@ from fleetprompt_host.storage.base import utcnow
 from fleetprompt_sdk.enums import Effect
 from fleetprompt_sdk.errors import FleetPromptError, ToolArgumentError
 
+from .arguments import jsonable, parse_arguments, recorded_arguments
 from .catalog import CatalogEntry, ToolCatalog
 from .confirmation import ConfirmationPolicy, ConfirmationRequest
 from .context import CapturedDirective, ToolRunContext
@@ -151,11 +152,11 @@ class ToolDispatcher:
                 self.scope.catalog.refusal(call.name),
                 status="refused",
             )
-            refused.arguments = _as_recorded(call.arguments)
+            refused.arguments = recorded_arguments(call.arguments)
             return refused
-        raw = _parse(call)
+        raw = parse_arguments(call.id, call.name, call.arguments)
         if isinstance(raw, ToolResult):
-            raw.arguments = _as_recorded(call.arguments)
+            raw.arguments = recorded_arguments(call.arguments)
             return raw
         try:
             arguments = entry.tool.validate_arguments(raw)
@@ -226,7 +227,7 @@ class ToolDispatcher:
 
     def _finish_read(self, item: _Prepared, state: _Running) -> ToolResult:
         failed = self._wait(item, state)
-        result = failed or _ok(item, _jsonable(state.value))
+        result = failed or _ok(item, jsonable(state.value))
         return self._stamp(result, item, state)
 
     # -- write tools and confirmation --------------------------------------------------------
@@ -245,7 +246,7 @@ class ToolDispatcher:
             return self._stamp(failed, item, state)
         captured = state.context.captured if state.context is not None else None
         if captured is None:
-            return self._stamp(_ok(item, _jsonable(state.value)), item, state)
+            return self._stamp(_ok(item, jsonable(state.value)), item, state)
         confirmed_by: str | None = None
         if item.entry.requires_confirmation:
             decided = self._confirm(item, captured.preview, captured.type)
@@ -369,30 +370,6 @@ class ToolDispatcher:
         )
 
 
-def _parse(call: ToolCall) -> dict[str, Any] | ToolResult:
-    raw: Any = call.arguments
-    if isinstance(raw, str):
-        if not raw.strip():
-            return {}
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            return error_result(
-                call.id,
-                call.name,
-                "tool-arguments-invalid",
-                f"arguments for tool {call.name!r} are not valid JSON: {exc}; send one JSON object",
-            )
-    if not isinstance(raw, dict):
-        return error_result(
-            call.id,
-            call.name,
-            "tool-arguments-invalid",
-            f"arguments for tool {call.name!r} must be a JSON object, not {type(raw).__name__}",
-        )
-    return raw
-
-
 def _directive_status(scope: DispatchScope, directive_id: str) -> str:
     from fleetprompt_host.storage.models import DirectiveRow
 
@@ -401,18 +378,5 @@ def _directive_status(scope: DispatchScope, directive_id: str) -> str:
         return row.status if row is not None else "unknown"
 
 
-def _as_recorded(arguments: str | dict[str, Any]) -> dict[str, Any]:
-    return arguments if isinstance(arguments, dict) else {"unparsed": arguments[:2000]}
-
-
 def _ok(item: _Prepared, value: Any) -> ToolResult:
     return ToolResult(call_id=item.call.id, name=item.call.name, status="ok", output=value)
-
-
-def _jsonable(value: Any) -> Any:
-    from pydantic_core import to_jsonable_python
-
-    try:
-        return to_jsonable_python(value)
-    except Exception:
-        return repr(value)
