@@ -71,7 +71,11 @@ class Step:
 
     def headline(self) -> str:
         """One line: ``package.install crm 1.0.0 (dependency of helpdesk)``."""
-        versions = f"{self.from_version} -> {self.version}" if self.from_version else self.version
+        versions = self.version
+        if self.from_version and self.from_version != self.version:
+            versions = f"{self.from_version} -> {self.version}"
+        elif self.from_version:
+            versions = f"{self.version} (config change)"
         why = "" if self.reason == WHY_REQUESTED else f" ({self.reason})"
         return f"{self.type} {self.package} {versions}{why}"
 

@@ -135,11 +135,12 @@ def _sync_agents(
     ).scalars()
     for row in rows:
         ident = f"{AGENT_COLLECTION}/{row.key}"
-        data = wanted.pop(row.key, None)
-        if data is None:
+        if row.key not in wanted:
             session.delete(row)
             report.removed.append(ident)
-        elif row.data != data:
+            continue
+        data = wanted.pop(row.key)
+        if row.data != data:
             row.data = data
             row.revision += 1
             row.updated_by_directive = directive_id

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Table, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -178,7 +178,7 @@ def mark_requested(
     An install creates the row as ``requested`` or, when nothing is installed, turns it
     back to ``requested`` at the new version; other operations only record the directive.
     """
-    table = InstallationRow.__table__
+    table = cast(Table, InstallationRow.__table__)
     now = utcnow()
     if not install:
         session.execute(
