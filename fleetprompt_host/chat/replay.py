@@ -6,8 +6,9 @@ reaches the network). Each recorded tool call is then checked against today:
 
 - **read tools** run again, on a read-only session, with the recorded arguments; their
   results are compared with the recorded ones;
-- **write tools** are not run again (that would request a second change); their recorded
-  arguments are validated against today's tool types;
+- **write tools** (and tools that need the user's confirmation) are not run again (that
+  would request a second change); their recorded arguments are validated against
+  today's tool types;
 - a tool the tenant no longer offers to the recorded actor and agent is a difference.
 
 It also compares the tool contracts offered then and now (added, removed, changed
@@ -199,7 +200,7 @@ class _Replay:
                 catalog=self.catalog,
                 execution_id=execution.id,
                 correlation_id=execution.correlation_id or execution.id,
-                policy=ConfirmationPolicy(allow=True),
+                policy=ConfirmationPolicy(),
                 run_inline=False,
                 on_start=lambda call: self.emit(EventType.TOOL_START, id=call.id, name=call.name),
             )
@@ -278,8 +279,9 @@ class _Replay:
             self.report.calls.append(comparison)
 
     def _rerun(self, call: ToolCall) -> bool:
+        # Nothing that needs the user's confirmation runs again without asking.
         entry = self.catalog.get(call.name)
-        return entry is not None and entry.effect is Effect.READ
+        return entry is not None and entry.effect is Effect.READ and not entry.requires_confirmation
 
     def _not_rerun(self, call: ToolCall, recorded: dict[str, Any]) -> CallComparison:
         entry = self.catalog.get(call.name)
@@ -288,7 +290,7 @@ class _Replay:
             base.note = self.catalog.refusal(call.name)
             base.same = recorded["status"] == "refused"
             return base
-        base.note = "write tool: not run again; its recorded arguments were checked"
+        base.note = "not run again (a write, or needs confirmation); its arguments were checked"
         if recorded["status"] != "ok":
             return base
         try:
