@@ -13,6 +13,7 @@ retried: retrying cannot fix them.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -50,6 +51,11 @@ def load_litellm() -> ModuleType:
                 # which costs more per chunk than everything else FleetPrompt does with
                 # it; FleetPrompt records its own steps. Opt back in for litellm callbacks.
                 litellm.disable_streaming_logging = os.environ.get(STREAM_LOGGING_ENV) != "1"
+                # litellm leaves several hundred thousand long-lived objects (its model
+                # and price tables); a full garbage collection walking them takes
+                # hundreds of milliseconds on a small machine. Freezing what exists now
+                # keeps later collections to the objects a chat actually creates.
+                gc.freeze()
                 _litellm = litellm
     return _litellm
 
