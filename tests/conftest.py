@@ -9,3 +9,6 @@ from fleetprompt_host.testing.fixtures import (  # noqa: F401 - fixtures are use
     fp_postgres,
     fp_postgres_url,
 )
+
+#: ``pytester`` runs the package authors' plugin in isolated inner pytest sessions.
+pytest_plugins = ["pytester"]

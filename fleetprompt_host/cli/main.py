@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "List and show the packages installed in a tenant.",
     ),
     "secrets": ("fleetprompt_host.cli.secrets_cmd", "secrets", "The key that encrypts secrets."),
+    "new": ("fleetprompt_host.cli.new_cmd", "new", "Scaffold a new package."),
 }
 
 
