@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from fleetprompt_host.registry import PackageRegistry
 from fleetprompt_host.storage.base import utcnow
 from fleetprompt_host.storage.models import SignalRow
+from fleetprompt_sdk.errors import StorageError
 from fleetprompt_sdk.models import Signal
 
 from .installed import active_packages
@@ -25,12 +26,13 @@ from .signals import (
     COUNTER,
     SignalInput,
     delivery_row,
+    emit_signal,
     model_of,
     row_values,
     to_model,
     validate_signal,
 )
-from .statements import DELIVERY_INSERT, allocate_fast
+from .statements import DELIVERY_INSERT, allocate_fast, dialect_of, signals_insert_numbered
 from .subscriptions import any_subscriber, subscribers
 from .wakeups import work_created
 
@@ -145,3 +147,46 @@ def _write(
     if deliveries:
         session.execute(DELIVERY_INSERT, deliveries)
         work_created(session, tenant, "delivery", now)
+
+
+def emit_fresh(
+    session: Session, registry: PackageRegistry, tenant: str, items: Sequence[SignalInput]
+) -> list[Signal]:
+    """Write host signals whose dedupe keys cannot exist yet, in one statement on PostgreSQL.
+
+    For the runner's lifecycle signals: each key names one transition of one attempt,
+    which the fence lets only one transaction write. A duplicate anyway is a
+    :class:`StorageError` (``signal-conflict``) that rolls the unit of work back.
+    """
+    memo: dict[str, dict[str, Any] | None] = {}
+    for item in items:
+        validate_signal(registry, item, memo=memo)
+    if dialect_of(session) != "postgresql":
+        return [emit_signal(session, registry, tenant, i, validated=True)[0] for i in items]
+    rows = [row_values(item) for item in items]
+    params: dict[str, Any] = {}
+    now = utcnow()
+    for n, values in enumerate(rows):
+        values["occurred_at"] = values["occurred_at"] or now
+        params.update({f"{name}_{n}": value for name, value in values.items()})
+    written = {
+        r.id: r for r in session.execute(signals_insert_numbered(COUNTER, len(rows)), params)
+    }
+    if len(written) != len(rows):
+        raise StorageError(
+            "a lifecycle signal collided with an existing one", code="signal-conflict"
+        )
+    signals: list[Signal] = []
+    for values in rows:
+        stored = written[values["id"]]
+        values.update(seq=stored.seq, recorded_at=stored.recorded_at)
+        signals.append(model_of(values, tenant))
+        if any_subscriber(registry, values["type"]):
+            handlers = subscribers(registry, active_packages(session), values["type"])
+            if handlers:
+                session.execute(
+                    DELIVERY_INSERT,
+                    [delivery_row(values["id"], values["seq"], h, now) for h in handlers],
+                )
+                work_created(session, tenant, "delivery", now)
+    return signals

@@ -163,6 +163,7 @@ class DirectiveRunContext(PackageWork):
                 package=self.package,
                 signal_id=signal.id,
                 validated=True,
+                precheck=False,  # emit() looked for a stored duplicate already
             )
             step.output = {"signal_id": stored.id, "seq": stored.seq, "created": created}
         self._pending.clear()

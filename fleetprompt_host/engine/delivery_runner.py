@@ -5,18 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from fleetprompt_host.registry import LoadedPackage, PackageRegistry
 from fleetprompt_host.storage import Database
 from fleetprompt_host.storage.base import utcnow
-from fleetprompt_host.storage.models import DeliveryRow, SignalRow
+from fleetprompt_host.storage.models import DeliveryRow
 from fleetprompt_sdk.errors import NotFoundError
 
 from .contexts import HandlerRunContext
 from .executions import ExecutionLog
-from .installed import active_packages
+from .installed import active_packages, remember_active_packages
 from .leases import Claim, affected
 from .outcomes import (
     RunFailure,
@@ -30,6 +29,7 @@ from .outcomes import (
 )
 from .retry import DEFAULT_POLICY, RetryPolicy
 from .signals import to_model as signal_model
+from .statements import DELIVERY_FINISH, delivery_for_run, dialect_of
 from .subscriptions import split_handler_id
 from .wakeups import work_created
 
@@ -51,14 +51,17 @@ def deliver_signal(
     attempt = 0
     try:
         with db.tenant_session(tenant) as session:
-            row = session.get(DeliveryRow, delivery_id)
-            if row is None:
+            # The delivery, its signal and the active packages in one round trip.
+            found = session.execute(
+                delivery_for_run(dialect_of(session)), {"p_id": delivery_id}
+            ).one_or_none()
+            if found is None:
                 raise NotFoundError(
                     f"delivery {delivery_id} does not exist", code="delivery-not-found"
                 )
+            row, signal_row, active = found
+            remember_active_packages(session, active)
             attempt = row.attempts
-            signal_row = session.get(SignalRow, row.signal_id)
-            assert signal_row is not None, "deliveries cascade with their signal"
             signal = signal_model(signal_row, tenant)
             log.actor = str(signal.actor) if signal.actor else None
             log.correlation_id = signal.correlation_id or signal.id
@@ -144,29 +147,16 @@ def _finish_delivery(
     next_attempt_at: datetime | None = None,
 ) -> None:
     now = utcnow()
-    values: dict[str, Any] = {
-        "status": status,
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "last_error": error,
-        "updated_at": now,
+    params = {
+        "p_id": delivery_id,
+        "p_token": claim.fencing_token,
+        "p_status": status,
+        "p_error": error,
+        "p_next_attempt_at": next_attempt_at if status == "pending" else now,
+        "p_completed_at": None if status == "pending" else now,
+        "p_now": now,
     }
-    if status == "pending":
-        values["next_attempt_at"] = next_attempt_at
-    else:
-        values["completed_at"] = now
-    fenced = affected(
-        session.execute(
-            update(DeliveryRow)
-            .where(
-                DeliveryRow.id == delivery_id,
-                DeliveryRow.status == "pending",
-                DeliveryRow.fencing_token == claim.fencing_token,
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-    )
+    fenced = affected(session.execute(DELIVERY_FINISH, params))
     if fenced != 1:
         current = session.get(DeliveryRow, delivery_id, populate_existing=True)
         raise Superseded(

@@ -33,6 +33,7 @@ from fleetprompt_host.storage.models.executions import EXECUTION_STATUSES, STEP_
 from fleetprompt_sdk.errors import InvalidInputError, NotFoundError
 
 from .jsonsafe import redact
+from .statements import EXECUTION_INSERT, STEP_INSERT, dialect_of, execution_with_steps
 
 
 def _check_kind(kind: str) -> None:
@@ -134,24 +135,28 @@ class ExecutionLog:
         """Insert the execution (finished now, with ``status``) and its steps; return its id."""
         _check_status(status)
         finished = self.started_at + timedelta(milliseconds=self.elapsed_ms())
-        session.execute(
-            insert(ExecutionRow).values(
-                id=self.id,
-                kind=self.kind,
-                status=status,
-                actor=self.actor,
-                correlation_id=self.correlation_id,
-                causation_id=self.causation_id,
-                started_at=self.started_at,
-                finished_at=max(finished, self.started_at),
-                summary=redact({**self.summary, **summary, "duration_ms": self.elapsed_ms()}),
-            )
-        )
-        if self.steps:
-            session.execute(
-                insert(ExecutionStepRow),
-                [s.row(self.id, seq) for seq, s in enumerate(self.steps, start=1)],
-            )
+        execution = {
+            "id": self.id,
+            "kind": self.kind,
+            "status": status,
+            "actor": self.actor,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "started_at": self.started_at,
+            "finished_at": max(finished, self.started_at),
+            "summary": redact({**self.summary, **summary, "duration_ms": self.elapsed_ms()}),
+        }
+        steps = [s.row(self.id, seq) for seq, s in enumerate(self.steps, start=1)]
+        if steps and dialect_of(session) == "postgresql" and len(steps) <= 16:
+            # One round trip for the execution and its steps.
+            params = {f"e_{name}": value for name, value in execution.items()}
+            for n, step in enumerate(steps):
+                params.update({f"s{n}_{name}": value for name, value in step.items()})
+            session.execute(execution_with_steps(len(steps)), params)
+            return self.id
+        session.execute(EXECUTION_INSERT, execution)
+        if steps:
+            session.execute(STEP_INSERT, steps)
         return self.id
 
 

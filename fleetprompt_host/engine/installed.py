@@ -8,6 +8,9 @@ for tests and embedding hosts that do not run the install directive.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,6 +30,13 @@ def active_packages(session: Session) -> frozenset[str]:
         cached = frozenset(names)
         session.info[_CACHE_KEY] = cached
     return frozenset(cached)
+
+
+def remember_active_packages(session: Session, value: Any) -> None:
+    """Cache the JSON array of active packages loaded with a row (see
+    :func:`~fleetprompt_host.engine.statements.directive_for_run`) for the transaction."""
+    names = json.loads(value) if isinstance(value, str) else value
+    session.info[_CACHE_KEY] = frozenset(names or ())
 
 
 def forget_active_packages(session: Session) -> None:

@@ -23,13 +23,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, or_, update
+from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.orm import Session
 
 from fleetprompt_host.storage import Database
 from fleetprompt_host.storage.base import utcnow
 from fleetprompt_host.storage.models import DeliveryRow, DirectiveRow
+
+from .statements import DELIVERY_CLAIM, DIRECTIVE_CLAIM
 
 #: Default lease: a run that takes longer may be taken over (and is then fenced out).
 DEFAULT_LEASE_SECONDS = 300.0
@@ -80,21 +82,13 @@ def claim_directive(
 ) -> Claim | None:
     """Claim directive ``directive_id`` in ``session`` if it is due; None when it is not."""
     now = now or utcnow()
-    token = session.execute(
-        update(DirectiveRow)
-        .where(DirectiveRow.id == directive_id, directive_due(now))
-        .values(
-            status="running",
-            attempts=DirectiveRow.attempts + 1,
-            started_at=now,
-            lease_owner=owner,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            fencing_token=DirectiveRow.fencing_token + 1,
-            updated_at=now,
-        )
-        .returning(DirectiveRow.fencing_token)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    params = {
+        "p_id": directive_id,
+        "p_now": now,
+        "p_owner": owner,
+        "p_expires": now + timedelta(seconds=lease_seconds),
+    }
+    token = session.execute(DIRECTIVE_CLAIM, params).scalar_one_or_none()
     return None if token is None else Claim(owner, int(token))
 
 
@@ -108,19 +102,13 @@ def claim_delivery(
 ) -> Claim | None:
     """Claim delivery ``delivery_id`` in ``session`` if it is due; None when it is not."""
     now = now or utcnow()
-    token = session.execute(
-        update(DeliveryRow)
-        .where(DeliveryRow.id == delivery_id, delivery_due(now))
-        .values(
-            attempts=DeliveryRow.attempts + 1,
-            lease_owner=owner,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            fencing_token=DeliveryRow.fencing_token + 1,
-            updated_at=now,
-        )
-        .returning(DeliveryRow.fencing_token)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    params = {
+        "p_id": delivery_id,
+        "p_now": now,
+        "p_owner": owner,
+        "p_expires": now + timedelta(seconds=lease_seconds),
+    }
+    token = session.execute(DELIVERY_CLAIM, params).scalar_one_or_none()
     return None if token is None else Claim(owner, int(token))
 
 

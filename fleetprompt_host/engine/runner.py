@@ -34,7 +34,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from fleetprompt_host.registry import PackageRegistry
@@ -43,13 +42,15 @@ from fleetprompt_host.storage.base import utcnow
 from fleetprompt_host.storage.models import DirectiveRow
 from fleetprompt_sdk.errors import InvalidInputError, NotFoundError
 
+from .batch import emit_fresh
 from .contexts import DirectiveRunContext, HostDirectiveContext
 from .delivery_runner import deliver_signal
 from .directives import load, resolve_target, to_model
 from .executions import ExecutionLog
+from .installed import remember_active_packages
 from .jsonsafe import check_json, json_size
 from .leases import Claim, affected
-from .lifecycle import lifecycle_signal
+from .lifecycle import lifecycle_input
 from .outcomes import (
     RunFailure,
     RunOutcome,
@@ -61,6 +62,7 @@ from .outcomes import (
     record_superseded,
 )
 from .retry import DEFAULT_POLICY, RetryPolicy
+from .statements import DIRECTIVE_FINISH, dialect_of, directive_for_run
 from .wakeups import work_created
 
 __all__ = ["Claim", "RunOutcome", "deliver_signal", "run_directive"]
@@ -112,7 +114,16 @@ def run_directive(
     attempt = 0
     try:
         with db.tenant_session(tenant) as session:
-            row = load(session, directive_id)
+            # The directive and the tenant's active packages in one round trip.
+            found = session.execute(
+                directive_for_run(dialect_of(session)), {"p_id": directive_id}
+            ).one_or_none()
+            if found is None:
+                raise NotFoundError(
+                    f"directive {directive_id!r} does not exist", code="directive-not-found"
+                )
+            row = found[0]
+            remember_active_packages(session, found[1])
             attempt = row.attempts
             log.actor, log.correlation_id = row.actor, row.correlation_id
             log.summary.update(type=row.type, attempt=attempt)
@@ -203,37 +214,24 @@ def _finish_directive(
     attempt, now = row.attempts, utcnow()
     # Written at the end to keep the tenant's signal counter free while the handler runs;
     # occurred_at still says when the attempt started.
-    lifecycle_signal(
-        session, registry, tenant, row, "started", mark=attempt, occurred_at=row.started_at
-    )
+    items = [lifecycle_input(row, "started", mark=attempt, occurred_at=row.started_at)]
     if status in ("succeeded", "failed"):
         extra: dict[str, Any] = {"result": result} if status == "succeeded" else {"error": error}
         if status == "succeeded" and json_size(extra) > 16 * 1024:
             extra = {"result_truncated": True}
-        lifecycle_signal(session, registry, tenant, row, status, mark=attempt, extra=extra)
-    values: dict[str, Any] = {
-        "status": status,
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "updated_at": now,
-        "error": error,
+        items.append(lifecycle_input(row, status, mark=attempt, extra=extra))
+    emit_fresh(session, registry, tenant, items)
+    params = {
+        "p_id": row.id,
+        "p_token": claim.fencing_token,
+        "p_status": status,
+        "p_result": result if status == "succeeded" else None,
+        "p_error": error,
+        "p_run_after": run_after if status == "requested" else row.run_after,
+        "p_completed_at": None if status == "requested" else now,
+        "p_now": now,
     }
-    if status == "requested":
-        values["run_after"] = run_after
-    else:
-        values.update(result=result, completed_at=now)
-    fenced = affected(
-        session.execute(
-            update(DirectiveRow)
-            .where(
-                DirectiveRow.id == row.id,
-                DirectiveRow.status == "running",
-                DirectiveRow.fencing_token == claim.fencing_token,
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-    )
+    fenced = affected(session.execute(DIRECTIVE_FINISH, params))
     if fenced != 1:
         current = session.get(DirectiveRow, row.id, populate_existing=True)
         raise Superseded(

@@ -179,6 +179,7 @@ def emit_signal(
     package: str | None = None,
     signal_id: str | None = None,
     validated: bool = False,
+    precheck: bool = True,
 ) -> tuple[Signal, bool]:
     """Validate, persist and fan out ``item`` in ``session``; return (signal, created).
 
@@ -186,13 +187,16 @@ def emit_signal(
     declarations are enforced); None means the host or an import emits. A dedupe hit
     returns the existing signal with ``created=False`` and creates no deliveries.
     ``signal_id`` fixes the new signal's id (handed out before the write);
-    ``validated`` skips a validation the caller has just done.
+    ``validated`` skips a validation the caller has just done; ``precheck=False`` skips
+    the lookup of a duplicate before writing (for keys that are new but for a race: the
+    write still detects a duplicate).
     """
     if not validated:
         validate_signal(registry, item, package=package)
-    existing = find_existing(session, item)
-    if existing is not None:
-        return to_model(existing, tenant), False
+    if precheck:
+        existing = find_existing(session, item)
+        if existing is not None:
+            return to_model(existing, tenant), False
     values = row_values(item, signal_id)
     dialect = dialect_of(session)
     if dialect == "postgresql":

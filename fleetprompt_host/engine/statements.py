@@ -8,13 +8,33 @@ signal spends its time in the database, not in statement construction.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import (
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
-from fleetprompt_host.storage.models import CounterRow, DeliveryRow, InstallationRow, SignalRow
+from fleetprompt_host.storage.models import (
+    CounterRow,
+    DeliveryRow,
+    DirectiveRow,
+    ExecutionRow,
+    ExecutionStepRow,
+    InstallationRow,
+    SignalRow,
+)
 
 _SIGNALS = SignalRow.__table__
 _COUNTERS = CounterRow.__table__
@@ -90,4 +110,194 @@ def signal_insert_numbered(dialect: str, counter: str) -> Executable:
         .from_select([*(c.name for c in columns), "seq", "recorded_at"], source)
         .on_conflict_do_nothing()
         .returning(_SIGNALS.c.id, _SIGNALS.c.seq, _SIGNALS.c.recorded_at)
+    )
+
+
+_DIRECTIVES = DirectiveRow.__table__
+_EXECUTIONS = ExecutionRow.__table__
+_STEPS = ExecutionStepRow.__table__
+
+#: Claim a due directive: ``:p_id``, ``:p_now``, ``:p_owner``, ``:p_expires``; RETURNING the token.
+DIRECTIVE_CLAIM = (
+    update(_DIRECTIVES)
+    .where(
+        _DIRECTIVES.c.id == bindparam("p_id"),
+        or_(
+            and_(
+                _DIRECTIVES.c.status == "requested",
+                _DIRECTIVES.c.run_after <= bindparam("p_now", type_=_DIRECTIVES.c.run_after.type),
+            ),
+            and_(
+                _DIRECTIVES.c.status == "running",
+                _DIRECTIVES.c.lease_expires_at
+                < bindparam("p_now", type_=_DIRECTIVES.c.run_after.type),
+            ),
+        ),
+    )
+    .values(
+        status="running",
+        attempts=_DIRECTIVES.c.attempts + 1,
+        started_at=bindparam("p_now", type_=_DIRECTIVES.c.run_after.type),
+        lease_owner=bindparam("p_owner"),
+        lease_expires_at=bindparam("p_expires", type_=_DIRECTIVES.c.run_after.type),
+        fencing_token=_DIRECTIVES.c.fencing_token + 1,
+        updated_at=bindparam("p_now", type_=_DIRECTIVES.c.run_after.type),
+    )
+    .returning(_DIRECTIVES.c.fencing_token)
+)
+
+#: Claim a due delivery: ``:p_id``, ``:p_now``, ``:p_owner``, ``:p_expires``; RETURNING the token.
+DELIVERY_CLAIM = (
+    update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.id == bindparam("p_id"),
+        _DELIVERIES.c.status == "pending",
+        _DELIVERIES.c.next_attempt_at
+        <= bindparam("p_now", type_=_DELIVERIES.c.next_attempt_at.type),
+        or_(
+            _DELIVERIES.c.lease_expires_at.is_(None),
+            _DELIVERIES.c.lease_expires_at
+            < bindparam("p_now", type_=_DELIVERIES.c.next_attempt_at.type),
+        ),
+    )
+    .values(
+        attempts=_DELIVERIES.c.attempts + 1,
+        lease_owner=bindparam("p_owner"),
+        lease_expires_at=bindparam("p_expires", type_=_DELIVERIES.c.next_attempt_at.type),
+        fencing_token=_DELIVERIES.c.fencing_token + 1,
+        updated_at=bindparam("p_now", type_=_DELIVERIES.c.next_attempt_at.type),
+    )
+    .returning(_DELIVERIES.c.fencing_token)
+)
+
+#: Finish a running directive if it still carries ``:p_token`` (the fence). Binds every
+#: column it sets: ``:p_status``, ``:p_result``, ``:p_error``, ``:p_run_after``,
+#: ``:p_completed_at``, ``:p_now``.
+DIRECTIVE_FINISH = (
+    update(_DIRECTIVES)
+    .where(
+        _DIRECTIVES.c.id == bindparam("p_id"),
+        _DIRECTIVES.c.status == "running",
+        _DIRECTIVES.c.fencing_token == bindparam("p_token"),
+    )
+    .values(
+        status=bindparam("p_status"),
+        lease_owner=None,
+        lease_expires_at=None,
+        result=bindparam("p_result", type_=_DIRECTIVES.c.result.type),
+        error=bindparam("p_error", type_=_DIRECTIVES.c.error.type),
+        run_after=bindparam("p_run_after", type_=_DIRECTIVES.c.run_after.type),
+        completed_at=bindparam("p_completed_at", type_=_DIRECTIVES.c.completed_at.type),
+        updated_at=bindparam("p_now", type_=_DIRECTIVES.c.updated_at.type),
+    )
+)
+
+#: Finish a pending delivery if it still carries ``:p_token``: ``:p_status``, ``:p_error``,
+#: ``:p_next_attempt_at``, ``:p_completed_at``, ``:p_now``.
+DELIVERY_FINISH = (
+    update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.id == bindparam("p_id"),
+        _DELIVERIES.c.status == "pending",
+        _DELIVERIES.c.fencing_token == bindparam("p_token"),
+    )
+    .values(
+        status=bindparam("p_status"),
+        lease_owner=None,
+        lease_expires_at=None,
+        last_error=bindparam("p_error", type_=_DELIVERIES.c.last_error.type),
+        next_attempt_at=bindparam("p_next_attempt_at", type_=_DELIVERIES.c.next_attempt_at.type),
+        completed_at=bindparam("p_completed_at", type_=_DELIVERIES.c.completed_at.type),
+        updated_at=bindparam("p_now", type_=_DELIVERIES.c.updated_at.type),
+    )
+)
+
+EXECUTION_INSERT = insert(_EXECUTIONS)
+STEP_INSERT = insert(_STEPS)
+DIRECTIVE_BY_ID = select(_DIRECTIVES).where(_DIRECTIVES.c.id == bindparam("p_id"))
+
+
+@functools.cache
+def signals_insert_numbered(counter: str, rows: int) -> Executable:
+    """PostgreSQL: number and insert ``rows`` signals in one statement (see
+    :func:`signal_insert_numbered`); bind ``:<column>_<n>`` for row ``n``. RETURNING the
+    id, seq and recorded_at of each row written, in order."""
+    bump = (
+        postgresql.insert(_COUNTERS)
+        .values(name=counter, value=rows)
+        .on_conflict_do_update(
+            index_elements=[_COUNTERS.c.name], set_={"value": _COUNTERS.c.value + rows}
+        )
+        .returning(_COUNTERS.c.value)
+        .cte("fp_next_seqs")
+    )
+    columns = [c for c in _SIGNALS.c if c.name not in ("seq", "recorded_at")]
+    selects = [
+        select(
+            *[bindparam(f"{c.name}_{n}", type_=c.type) for c in columns],
+            (bump.c.value - (rows - 1 - n)).label("seq"),
+            func.clock_timestamp().label("recorded_at"),
+        )
+        for n in range(rows)
+    ]
+    source = selects[0] if rows == 1 else union_all(*selects)
+    return (
+        postgresql.insert(_SIGNALS)
+        .from_select([*(c.name for c in columns), "seq", "recorded_at"], source)
+        .on_conflict_do_nothing()
+        .returning(_SIGNALS.c.id, _SIGNALS.c.seq, _SIGNALS.c.recorded_at)
+    )
+
+
+def _typed(name: str, type_: Any) -> Any:
+    return cast(bindparam(name, type_=type_), type_)
+
+
+@functools.cache
+def execution_with_steps(steps: int) -> Executable:
+    """PostgreSQL: insert an execution and its ``steps`` steps in one statement.
+
+    Binds the execution's columns as ``:e_<column>`` and each step's as ``:s<n>_<column>``.
+    """
+    execution = (
+        insert(_EXECUTIONS)
+        .values({c.name: bindparam(f"e_{c.name}", type_=c.type) for c in _EXECUTIONS.c})
+        .cte("fp_execution")
+    )
+    names = [c.name for c in _STEPS.c if c.name != "id"]
+    # INSERT ... SELECT (not a multi-row VALUES, which SQLAlchemy cannot cache compiled).
+    # Explicit casts: in a UNION, PostgreSQL would guess text for a NULL float.
+    rows = [
+        select(*[_typed(f"s{n}_{name}", _STEPS.c[name].type) for name in names])
+        for n in range(steps)
+    ]
+    source = rows[0] if steps == 1 else union_all(*rows)
+    return insert(_STEPS).from_select(names, source).add_cte(execution)
+
+
+def _active_packages_json(dialect: str) -> Any:
+    """A scalar subquery: the tenant's active packages as a JSON array."""
+    package = _INSTALLATIONS.c.package
+    if dialect == "postgresql":
+        agg = func.coalesce(func.json_agg(package), text("'[]'::json"))
+    else:
+        agg = func.json_group_array(package)
+    return select(agg).where(_INSTALLATIONS.c.status == "installed").scalar_subquery()
+
+
+@functools.cache
+def directive_for_run(dialect: str) -> Executable:
+    """The directive ``:p_id`` (as an ORM row) and the active packages, in one query."""
+    return select(DirectiveRow, _active_packages_json(dialect)).where(
+        DirectiveRow.id == bindparam("p_id")
+    )
+
+
+@functools.cache
+def delivery_for_run(dialect: str) -> Executable:
+    """The delivery ``:p_id``, its signal and the active packages, in one query."""
+    return (
+        select(DeliveryRow, SignalRow, _active_packages_json(dialect))
+        .join(SignalRow, SignalRow.id == DeliveryRow.signal_id)
+        .where(DeliveryRow.id == bindparam("p_id"))
     )
