@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-CRM_TESTS = '''
+CRM_TESTS = """
 import pytest
 from fleetprompt_sdk import PermissionDeniedError
 
@@ -34,14 +34,16 @@ def test_roles_come_from_members(fp_tenant):
     assert fp_tenant.call_tool("search_contacts", {"query": "x"}, actor="user:bob").ok
     with pytest.raises(PermissionDeniedError):
         fp_tenant.call_tool("search_contacts", {"query": "x"}, actor="user:eve")
-'''
+"""
 
-HELPDESK_TESTS = '''
+HELPDESK_TESTS = """
 import pytest
 
 pytestmark = pytest.mark.fleetprompt(
     install=["helpdesk"],
-    config={"helpdesk": {"webhook_url": "http://127.0.0.1:9/hook", "webhook_token": "s3cret-token"}},
+    config={
+        "helpdesk": {"webhook_url": "http://127.0.0.1:9/hook", "webhook_token": "s3cret-token"}
+    },
 )
 
 
@@ -54,9 +56,9 @@ def test_dependencies_are_installed_and_signals_reach_handlers(fp_tenant):
     [welcome] = fp_tenant.directives("helpdesk.ticket.create")
     assert welcome.causation_id is not None
     assert "s3cret-token" not in repr(welcome.params)
-'''
+"""
 
-CHAT_TESTS = '''
+CHAT_TESTS = """
 import pytest
 from fleetprompt_host.testing.llm_script import ToolCallScript, text_reply, tool_calls_reply
 
@@ -72,7 +74,7 @@ def test_a_chat_turn_calls_a_read_tool_through_the_scripted_model(fp_tenant, fp_
     assert result.ok, result.error
     assert result.text == "No contact called Ada yet."
     assert "crm__search_contacts" in fp_llm.requests[0].tool_names
-'''
+"""
 
 
 @pytest.mark.parametrize(
@@ -94,13 +96,13 @@ def test_a_failing_assertion_in_an_author_test_is_reported_as_a_failure(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makepyfile(
-        test_package='''
+        test_package="""
 import pytest
 
 @pytest.mark.fleetprompt(install=["crm"])
 def test_wrong(fp_tenant):
     assert fp_tenant.records("contacts") != []
-'''
+"""
     )
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
@@ -113,11 +115,11 @@ def test_the_ini_option_chooses_the_packages_when_no_marker_does(
 ) -> None:
     pytester.makeini("[pytest]\nfleetprompt_install = forums\n")
     pytester.makepyfile(
-        test_package='''
+        test_package="""
 def test_only_forums(fp_tenant):
     tools = fp_tenant.tools()
     assert tools and all(t.startswith("forums__") for t in tools)
-'''
+"""
     )
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
