@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from fleetprompt_host.engine import scheduler
 from fleetprompt_host.engine.directives import (
     DirectiveRequest,
     cancel_directive,
@@ -88,8 +87,6 @@ def operate(db: Database, registry: PackageRegistry, op: Operation) -> Plan:
         with db.tenant_session(op.tenant, readonly=True) as session:
             _check_role(session, op.actor)
             return op.build(Planner(session, registry, op.tenant, keyring, dry_run=True))
-    # Directives requested here must reach the workers' work index.
-    scheduler.install()
     with db.tenant_session(op.tenant) as session:
         _check_role(session, op.actor)
         record_failures(session, registry, op.tenant)
