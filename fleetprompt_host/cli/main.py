@@ -54,6 +54,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "secrets": ("fleetprompt_host.cli.secrets_cmd", "secrets", "The key that encrypts secrets."),
     "new": ("fleetprompt_host.cli.new_cmd", "new", "Scaffold a new package."),
+    "demo": ("fleetprompt_host.cli.demo_cmd", "demo", "Run the core loop end to end."),
 }
 
 
