@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[3]
 ENGINE = ROOT / "fleetprompt_host" / "engine"
 CLI = ROOT / "fleetprompt_host" / "cli"
 NAMES = """
-audit context_base contexts delivery_runner directives executions history host_directives
+audit batch context_base contexts delivery_runner directives executions history host_directives
 inline installed jsonsafe leases lifecycle outcomes queries records_api replay retry runner
 schemas signals subscriptions
 """
