@@ -62,12 +62,14 @@ class RunFailure(Exception):
 
 
 def permanent(exc: BaseException) -> bool:
+    """True for failures a retry cannot fix (bad input, permissions, missing things)."""
     if isinstance(exc, RunFailure):
         return exc.permanent
     return isinstance(exc, _PERMANENT) or getattr(exc, "retryable", True) is False
 
 
 def error_of(exc: BaseException) -> dict[str, Any]:
+    """Return the ``{code, message}`` recorded for a failed attempt."""
     if isinstance(exc, RunFailure):
         return {"code": exc.code, "message": exc.message}
     return error_doc(exc)
@@ -91,6 +93,7 @@ def record_superseded(
     log: ExecutionLog,
     stale: Superseded,
 ) -> RunOutcome:
+    """Record, in a transaction of its own, an attempt whose claim went stale."""
     canceled = kind == "directive" and stale.status == "canceled"
     outcome: Status = "canceled" if canceled else "superseded"
     error = {
