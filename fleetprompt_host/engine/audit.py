@@ -1,5 +1,7 @@
 """Audit: one time-ordered story of signals, directives and executions.
 
+With no selector the timeline is the tenant's latest activity (the last ``limit``
+signals, directives and executions, merged).
 ``--correlation ID`` selects everything carrying that correlation id. ``--subject TYPE:ID``
 selects the signals about the subject and then everything sharing their correlation ids
 (the work that led to them and the work they caused); a ``directive:ID`` subject also
@@ -74,7 +76,7 @@ def _directive(row: DirectiveRow) -> Entry:
 
 def _execution(session: Session, row: ExecutionRow) -> list[Entry]:
     summary = row.summary or {}
-    what = summary.get("type") or summary.get("handler") or ""
+    what = summary.get("type") or summary.get("handler") or summary.get("tool") or ""
     ms = summary.get("duration_ms")
     took = f" in {ms:.1f} ms" if isinstance(ms, int | float) else ""
     outcome = summary.get("outcome") or row.status
@@ -104,12 +106,46 @@ def _execution(session: Session, row: ExecutionRow) -> list[Entry]:
     return entries
 
 
+DEFAULT_LIMIT = 200
+
+
+def _latest(session: Session, limit: int) -> list[Entry]:
+    """The tenant's most recent activity: the last ``limit`` of each kind, merged."""
+    entries = [
+        _signal(row)
+        for row in session.execute(
+            select(SignalRow).order_by(SignalRow.seq.desc()).limit(limit)
+        ).scalars()
+    ]
+    entries.extend(
+        _directive(row)
+        for row in session.execute(
+            select(DirectiveRow).order_by(DirectiveRow.requested_at.desc()).limit(limit)
+        ).scalars()
+    )
+    for row in session.execute(
+        select(ExecutionRow).order_by(ExecutionRow.started_at.desc()).limit(limit)
+    ).scalars():
+        entries.extend(_execution(session, row))
+    ordered = sorted(entries, key=_sort_key)
+    heads = [i for i, e in enumerate(ordered) if e.kind != "step"]
+    # Keep the newest ``limit`` entries, never cutting an execution from its steps.
+    return ordered[heads[-limit] :] if len(heads) > limit else ordered
+
+
 def timeline(
-    session: Session, *, correlation_id: str | None = None, subject: Subject | None = None
+    session: Session,
+    *,
+    correlation_id: str | None = None,
+    subject: Subject | None = None,
+    limit: int = DEFAULT_LIMIT,
 ) -> list[Entry]:
-    """Return the audit timeline for a correlation id or a subject (see module doc)."""
-    if (correlation_id is None) == (subject is None):
-        raise UsageError("audit needs exactly one of --correlation or --subject", code="usage")
+    """Return the audit timeline for a correlation id, a subject, or (neither) the tenant's
+    latest activity (see module doc)."""
+    if correlation_id is not None and subject is not None:
+        raise UsageError("audit takes --correlation or --subject, not both", code="usage")
+    if correlation_id is None and subject is None:
+        return _latest(session, limit)
     correlations: set[str] = set()
     signals: dict[str, SignalRow] = {}
     if correlation_id is not None:

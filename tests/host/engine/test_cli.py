@@ -201,7 +201,9 @@ def test_listings_say_when_nothing_matches_and_unknown_ids_are_not_found(fp: Any
     assert fp("executions", "list", "--tenant", "acme").out.strip() == "no executions match"
     assert fp("directives", "show", "nope", "--tenant", "acme").code == 3
     assert fp("executions", "show", "nope", "--tenant", "acme").code == 3
-    usage = fp("audit", "--tenant", "acme")
-    assert usage.code == 2 and "exactly one of --correlation or --subject" in usage.err
+    empty = fp("audit", "--tenant", "acme")
+    assert empty.code == 0 and empty.out.strip() == "nothing recorded for this tenant"
+    usage = fp("audit", "--tenant", "acme", "--correlation", "c", "--subject", "order:1")
+    assert usage.code == 2 and "not both" in usage.err
     since = fp("signals", "list", "--tenant", "acme", "--since", "last tuesday")
     assert since.code == 2 and "[invalid-time]" in since.err

@@ -103,5 +103,18 @@ def test_the_audit_of_a_subject_follows_its_signals_correlations(engine: Any) ->
     with engine.db.tenant_session(engine.tenant, readonly=True) as session:
         entries = timeline(session, subject=Subject(type="order", id="7"))
         with pytest.raises(UsageError):
-            timeline(session)
+            timeline(session, correlation_id="c-7", subject=Subject(type="order", id="7"))
     assert [e.detail["data"]["n"] for e in entries if e.kind == "signal"] == [1, 2]
+
+
+def test_the_audit_without_a_selector_is_the_tenants_latest_activity(engine: Any) -> None:
+    for n in range(5):
+        engine.emit("shop.order.noted", {"n": n}, correlation_id=f"c-{n}")
+    with engine.db.tenant_session(engine.tenant, readonly=True) as session:
+        everything = timeline(session)
+        latest = timeline(session, limit=2)
+    noted = [
+        e.detail["data"]["n"] for e in everything if e.detail.get("type") == "shop.order.noted"
+    ]
+    assert noted == [0, 1, 2, 3, 4]
+    assert [e.detail["data"]["n"] for e in latest] == [3, 4]
