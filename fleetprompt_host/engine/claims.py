@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, literal, or_, select, tuple_, union_all, update
+from sqlalchemy import Integer, bindparam, func, literal, or_, select, tuple_, union_all, update
 from sqlalchemy.orm import Session
 
 from ..storage import Database, utcnow
@@ -93,11 +93,11 @@ def claim_batch(
         return ClaimBatch(tenant, tuple(items), next_due(session, at))
 
 
-def _claim_directives(
-    session: Session, tenant: str, owner: str, limit: int, at: datetime, expires: datetime
-) -> list[ClaimedWork]:
+def _build_claim_directives() -> Any:
     # One statement, two index range scans on (status, run_after) that stop at the limit
     # (an OR query would sort every due row): expired leases first, then requested work.
+    # Built once: constructing a statement costs more than running it on a small batch.
+    at, limit = bindparam("at", type_=_D.c.run_after.type), bindparam("limit", type_=Integer)
     expired = (
         select(_D.c.id, _D.c.run_after)
         .where(_D.c.status == "running", _D.c.lease_expires_at <= at)
@@ -119,22 +119,86 @@ def _claim_directives(
         select(fresh.c.id, fresh.c.run_after, literal(1).label("rank")),
     ).subquery()
     chosen = select(both.c.id).order_by(both.c.rank, both.c.run_after, both.c.id).limit(limit)
-    stmt = (
+    return (
         update(_D)
         .where(_D.c.id.in_(chosen.scalar_subquery()))
         .values(
             status="running",
             attempts=_D.c.attempts + 1,
             started_at=at,
-            lease_owner=owner,
-            lease_expires_at=expires,
+            lease_owner=bindparam("owner"),
+            lease_expires_at=bindparam("expires"),
             fencing_token=_D.c.fencing_token + 1,
             updated_at=at,
         )
         .returning(_D.c.id, _D.c.fencing_token, _D.c.attempts, _D.c.type, _D.c.run_after)
     )
+
+
+def _build_claim_deliveries() -> Any:
+    at = bindparam("at", type_=_V.c.next_attempt_at.type)
+    expires = bindparam("expires", type_=_V.c.next_attempt_at.type)
+    due = (
+        select(_V.c.id)
+        .where(
+            _V.c.status == "pending",
+            _V.c.next_attempt_at <= at,
+            # A delivery claimed inline (.leases) keeps its next_attempt_at: honour its lease.
+            or_(_V.c.lease_expires_at.is_(None), _V.c.lease_expires_at <= at),
+        )
+        .order_by(_V.c.next_attempt_at, _V.c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(_V)
+        .where(_V.c.id.in_(due.scalar_subquery()))
+        .values(
+            attempts=_V.c.attempts + 1,
+            next_attempt_at=expires,
+            lease_owner=bindparam("owner"),
+            lease_expires_at=expires,
+            fencing_token=_V.c.fencing_token + 1,
+            updated_at=at,
+        )
+        .returning(_V.c.id, _V.c.fencing_token, _V.c.attempts, _V.c.handler)
+    )
+
+
+_CLAIM_DIRECTIVES = _build_claim_directives()
+_CLAIM_DELIVERIES = _build_claim_deliveries()
+#: The tenant's earliest due times: each part an index lookup or a scan of leased rows.
+_NEXT_DUE = select(
+    select(func.min(_D.c.run_after)).where(_D.c.status == "requested").scalar_subquery(),
+    select(func.min(_D.c.lease_expires_at)).where(_D.c.status == "running").scalar_subquery(),
+    # The first pending delivery not held past its next_attempt_at (our claims move
+    # next_attempt_at to the lease's expiry, so they count here too).
+    select(_V.c.next_attempt_at)
+    .where(
+        _V.c.status == "pending",
+        or_(_V.c.lease_expires_at.is_(None), _V.c.lease_expires_at <= _V.c.next_attempt_at),
+    )
+    .order_by(_V.c.next_attempt_at)
+    .limit(1)
+    .scalar_subquery(),
+)
+#: Deliveries held by an inline claim (.leases): due at their lease's expiry. They sit
+#: among the few rows whose next_attempt_at passed while nothing else is due.
+_HELD_INLINE = select(func.min(_V.c.lease_expires_at)).where(
+    _V.c.status == "pending",
+    _V.c.next_attempt_at <= bindparam("at", type_=_V.c.next_attempt_at.type),
+    _V.c.lease_expires_at > _V.c.next_attempt_at,
+)
+
+
+def _claim_directives(
+    session: Session, tenant: str, owner: str, limit: int, at: datetime, expires: datetime
+) -> list[ClaimedWork]:
+    params = {"at": at, "limit": limit, "owner": owner, "expires": expires}
     # RETURNING comes in no particular order: run the oldest first.
-    rows = sorted(session.execute(stmt), key=lambda row: (row.run_after, row.id))
+    rows = sorted(
+        session.execute(_CLAIM_DIRECTIVES, params), key=lambda row: (row.run_after, row.id)
+    )
     return [
         ClaimedWork(
             "directive",
@@ -152,31 +216,8 @@ def _claim_directives(
 def _claim_deliveries(
     session: Session, tenant: str, owner: str, limit: int, at: datetime, expires: datetime
 ) -> list[ClaimedWork]:
-    due = (
-        select(_V.c.id)
-        .where(
-            _V.c.status == "pending",
-            _V.c.next_attempt_at <= at,
-            # A delivery claimed inline (.leases) keeps its next_attempt_at: honour its lease.
-            or_(_V.c.lease_expires_at.is_(None), _V.c.lease_expires_at <= at),
-        )
-        .order_by(_V.c.next_attempt_at, _V.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    stmt = (
-        update(_V)
-        .where(_V.c.id.in_(due.scalar_subquery()))
-        .values(
-            attempts=_V.c.attempts + 1,
-            next_attempt_at=expires,
-            lease_owner=owner,
-            lease_expires_at=expires,
-            fencing_token=_V.c.fencing_token + 1,
-            updated_at=at,
-        )
-        .returning(_V.c.id, _V.c.fencing_token, _V.c.attempts, _V.c.handler)
-    )
+    params = {"at": at, "limit": limit, "owner": owner, "expires": expires}
+    rows = sorted(session.execute(_CLAIM_DELIVERIES, params), key=lambda row: row.id)
     return [
         ClaimedWork(
             "delivery",
@@ -187,7 +228,7 @@ def _claim_deliveries(
             expires,
             row.handler,
         )
-        for row in sorted(session.execute(stmt), key=lambda row: row.id)
+        for row in rows
     ]
 
 
@@ -198,38 +239,9 @@ def next_due(session: Session, now: datetime | None = None) -> datetime | None:
     Every part is an index lookup or a scan of leased rows only, never of a whole backlog.
     """
     now = now or utcnow()
-    requested, running, delivery = session.execute(
-        select(
-            select(func.min(_D.c.run_after)).where(_D.c.status == "requested").scalar_subquery(),
-            select(func.min(_D.c.lease_expires_at))
-            .where(_D.c.status == "running")
-            .scalar_subquery(),
-            # The first pending delivery not held past its next_attempt_at (our claims move
-            # next_attempt_at to the lease's expiry, so they count here too).
-            select(_V.c.next_attempt_at)
-            .where(
-                _V.c.status == "pending",
-                or_(
-                    _V.c.lease_expires_at.is_(None),
-                    _V.c.lease_expires_at <= _V.c.next_attempt_at,
-                ),
-            )
-            .order_by(_V.c.next_attempt_at)
-            .limit(1)
-            .scalar_subquery(),
-        )
-    ).one()
-    found = [aware(value) for value in (requested, running, delivery) if value is not None]
+    found = [aware(value) for value in session.execute(_NEXT_DUE).one() if value is not None]
     if not found or min(found) > now:
-        # Only when nothing is due now: deliveries held by an inline claim (.leases), due
-        # at their lease's expiry; they sit among the few rows whose next_attempt_at passed.
-        held = session.execute(
-            select(func.min(_V.c.lease_expires_at)).where(
-                _V.c.status == "pending",
-                _V.c.next_attempt_at <= now,
-                _V.c.lease_expires_at > _V.c.next_attempt_at,
-            )
-        ).scalar_one_or_none()
+        held = session.execute(_HELD_INLINE, {"at": now}).scalar_one_or_none()
         if held is not None:
             found.append(aware(held))
     return min(found) if found else None

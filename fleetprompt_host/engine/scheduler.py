@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -53,6 +53,38 @@ class Turn:
     tenant: str
     generation: int
     due_at: datetime
+
+
+# Built once: constructing a statement costs more than running it on a small table.
+def _pick_statement(some: bool) -> Any:
+    now = bindparam("now", type_=_W.c.due_at.type)
+    candidate = select(_W.c.slug).where(_W.c.due_at <= now)
+    if some:
+        candidate = candidate.where(_W.c.slug.in_(bindparam("tenants", expanding=True)))
+    candidate = (
+        candidate.order_by(_W.c.last_served_at, _W.c.slug)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(_W)
+        .where(_W.c.slug == candidate.scalar_subquery())
+        .values(last_served_at=now)
+        .returning(_W.c.slug, _W.c.generation, _W.c.due_at)
+    )
+
+
+_PICK_ALL, _PICK_SOME = _pick_statement(False), _pick_statement(True)
+_UNMARKED = (_W.c.slug == bindparam("b_slug")) & (_W.c.generation == bindparam("b_generation"))
+_DROP_IF_UNMARKED = delete(_W).where(_UNMARKED)
+_POSTPONE_IF_UNMARKED = update(_W).where(_UNMARKED).values(due_at=bindparam("b_due"))
+_BRING_FORWARD = (
+    update(_W)
+    .where(_W.c.slug == bindparam("b_slug"), _W.c.due_at > bindparam("b_due"))
+    .values(due_at=bindparam("b_due"))
+)
+_EARLIEST_ALL = select(func.min(_W.c.due_at))
+_EARLIEST_SOME = _EARLIEST_ALL.where(_W.c.slug.in_(bindparam("tenants", expanding=True)))
 
 
 # -- marking ------------------------------------------------------------------------------
@@ -159,23 +191,10 @@ def pick(db: Database, tenants: Collection[str] | None = None) -> Turn | None:
     ``tenants`` limits the choice (None: every tenant). The turn moves the tenant to the
     back of the line at once, so the next worker to pick gets another tenant.
     """
-    now = utcnow()
-    candidate = select(_W.c.slug).where(_W.c.due_at <= now)
-    if tenants is not None:
-        candidate = candidate.where(_W.c.slug.in_(sorted(tenants)))
-    candidate = (
-        candidate.order_by(_W.c.last_served_at, _W.c.slug)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    stmt = (
-        update(_W)
-        .where(_W.c.slug == candidate.scalar_subquery())
-        .values(last_served_at=now)
-        .returning(_W.c.slug, _W.c.generation, _W.c.due_at)
-    )
+    stmt = _PICK_ALL if tenants is None else _PICK_SOME
+    params = {"now": utcnow(), "tenants": sorted(tenants or ())}
     with db.backend.host_transaction() as host:
-        row = host.execute(stmt).first()
+        row = host.execute(stmt, params).first()
     if row is None:
         return None
     return Turn(row.slug, row.generation, aware(row.due_at))
@@ -187,21 +206,24 @@ def settle(db: Database, turn: Turn, next_due: datetime | None) -> None:
     If the tenant was marked since the turn was picked, the mark may concern work the
     claim did not see: then the due time can only move earlier, never later or away.
     """
-    same = (_W.c.slug == turn.tenant) & (_W.c.generation == turn.generation)
+    params = {"b_slug": turn.tenant, "b_generation": turn.generation, "b_due": next_due}
     with db.backend.host_transaction() as host:
         if next_due is None:
-            host.execute(delete(_W).where(same))
+            host.execute(_DROP_IF_UNMARKED, params)
             return
-        changed = host.execute(update(_W).where(same).values(due_at=next_due)).rowcount
-        if not changed:
-            _upsert(host, turn.tenant, next_due, bump=False)
+        if not host.execute(_POSTPONE_IF_UNMARKED, params).rowcount:
+            # Marked since the pick: only ever earlier. Gone: a later settle saw no work
+            # at all, and any work since would have marked the tenant (and kept the row).
+            host.execute(_BRING_FORWARD, params)
 
 
-def refresh(db: Database, tenant: str) -> datetime | None:
+def refresh(db: Database, tenant: str, *, create: bool = True) -> datetime | None:
     """Recompute ``tenant``'s next due time from its own tables and file it; return it.
 
-    The tenant transaction is a write transaction on purpose: on SQLite it waits for a
-    request in progress (which has already marked the host) instead of reading past it.
+    With ``create=False`` a tenant absent from the index stays absent (a worker after its
+    batch: the row is gone only because a later look found no work at all). The tenant
+    transaction is a write transaction on purpose: on SQLite it waits for a request in
+    progress (which has already marked the host) instead of reading past it.
     """
     with db.backend.host_transaction(write=False) as host:
         generation = host.execute(
@@ -210,7 +232,7 @@ def refresh(db: Database, tenant: str) -> datetime | None:
     with db.tenant_session(tenant) as session:
         due = next_due(session)
     if generation is None:
-        if due is not None:
+        if due is not None and create:
             with db.backend.host_transaction() as host:
                 _upsert(host, tenant, due, bump=False)
         return due
@@ -236,9 +258,7 @@ def forget(db: Database, tenant: str) -> None:
 
 def next_wakeup(db: Database, tenants: Collection[str] | None = None) -> datetime | None:
     """Return the earliest due time among ``tenants`` (all when None), or None."""
-    stmt = select(func.min(_W.c.due_at))
-    if tenants is not None:
-        stmt = stmt.where(_W.c.slug.in_(sorted(tenants)))
+    stmt = _EARLIEST_ALL if tenants is None else _EARLIEST_SOME
     with db.backend.host_transaction(write=False) as host:
-        value = host.execute(stmt).scalar_one_or_none()
+        value = host.execute(stmt, {"tenants": sorted(tenants or ())}).scalar_one_or_none()
     return None if value is None else aware(value)

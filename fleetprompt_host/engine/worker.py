@@ -36,7 +36,7 @@ from fleetprompt_sdk.errors import NotFoundError
 
 from ..storage import Database, utcnow
 from . import scheduler
-from .claims import ClaimedWork, claim_batch, release
+from .claims import ClaimBatch, ClaimedWork, claim_batch, release
 from .heartbeat import Heartbeat
 from .wakeup import Wakeups
 
@@ -44,8 +44,8 @@ log = logging.getLogger("fleetprompt.worker")
 
 #: Runs one claimed item; returns a short outcome label (``succeeded``, ``retry`` ...).
 Executor = Callable[[Database, ClaimedWork], str | None]
-#: Outcomes after which the tenant's due time is recomputed (the item may be due again).
-RESCHEDULING_OUTCOMES = frozenset({"retry", "retried", "released", "error"})
+#: With ``until_idle``, how often an idle thread looks again for work or for the end.
+UNTIL_IDLE_RECHECK_SECONDS = 0.2
 #: Back-off after a tenant could not be served (database error, outdated schema).
 TROUBLE_BACKOFF = timedelta(seconds=5)
 
@@ -275,6 +275,9 @@ class Worker:
                 self.stop()
                 return
         timeout = self._poll
+        if self.options.until_idle:
+            # Work held by another worker ends without a notification: look again soon.
+            timeout = min(timeout, UNTIL_IDLE_RECHECK_SECONDS)
         if upcoming is not None:
             timeout = min(timeout, max(0.005, (upcoming - now).total_seconds()))
         self._wakeups.waker.wait(ticket, timeout)
@@ -284,7 +287,6 @@ class Worker:
             batch = claim_batch(
                 db, turn.tenant, owner, limit=self.options.batch_size, lease=self._lease
             )
-            scheduler.settle(db, turn, batch.next_due)
         except NotFoundError:
             scheduler.forget(db, turn.tenant)
             return
@@ -292,26 +294,56 @@ class Worker:
             log.warning("cannot claim work of tenant %s: %s", turn.tenant, error)
             self._postpone(db, turn)
             return
+        if not batch.items:
+            self._settle(db, turn, batch.next_due)
+            return
         heartbeat.hold(batch.items)
         pending = list(batch.items)
-        reschedule = False
+        # The claim filed nothing yet: the first item starts at once, and only then is the
+        # tenant's next due time filed (meanwhile it merely looks due to other workers).
+        settled = False
         try:
             while pending and not self.stopping.is_set():
                 item = pending.pop(0)
                 if heartbeat.is_lost(item):
                     heartbeat.drop(item)
                     continue
-                outcome = self._execute(db, item)
+                self._execute(db, item)
                 heartbeat.drop(item)
-                reschedule = reschedule or outcome in RESCHEDULING_OUTCOMES
+                if pending and not settled:
+                    settled = self._settle(db, turn, batch.next_due)
         finally:
             if pending:
                 for item in pending:
                     heartbeat.drop(item)
                 self._release(db, turn.tenant, pending)
-        if reschedule:
-            # Backed-off retries may be due sooner than this batch's leases would expire.
-            scheduler.refresh(db, turn.tenant)
+            self._after_batch(db, turn, batch, settled)
+
+    def _after_batch(
+        self, db: Database, turn: scheduler.Turn, batch: ClaimBatch, settled: bool
+    ) -> None:
+        """File the tenant's due time now that the batch is over.
+
+        If other work was already due at the claim, the tenant stays due. Otherwise the
+        claim's due time was some lease (ours, or another worker's) that may have ended
+        since: recompute it, or the tenant would look due, and an ``until_idle`` worker
+        busy, until that lease would have expired although the work is done.
+        """
+        try:
+            if batch.next_due is not None and batch.next_due <= utcnow():
+                if not settled:
+                    scheduler.settle(db, turn, batch.next_due)
+            else:
+                scheduler.refresh(db, turn.tenant, create=False)
+        except Exception as error:  # the tenant stays due: another turn will settle it
+            log.warning("cannot update the work index for %s: %s", turn.tenant, error)
+
+    def _settle(self, db: Database, turn: scheduler.Turn, next_due: Any) -> bool:
+        try:
+            scheduler.settle(db, turn, next_due)
+        except Exception as error:  # the tenant stays due: another turn will settle it
+            log.warning("cannot update the work index for %s: %s", turn.tenant, error)
+        return True
 
     def _execute(self, db: Database, item: ClaimedWork) -> str:
         assert self._executor is not None

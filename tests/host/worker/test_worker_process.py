@@ -49,7 +49,7 @@ def test_a_worker_serves_only_the_tenants_it_was_given(lab: Lab) -> None:
     proc = lab.worker("--tenant", "beta", "--until-idle", "--idle-horizon", "0")
 
     assert lab.finish(proc) == 0, lab.output(proc)
-    assert lab.statuses("beta") == {"succeeded": 1}
+    assert lab.statuses("beta") == {"succeeded": 1}, lab.output(proc)
     assert lab.statuses("acme") == {"requested": 1}
 
 
