@@ -6,108 +6,188 @@ from typing import Any
 
 import pytest
 
-from fleetprompt_sdk import DirectiveStatus, PermissionDeniedError, ToolArgumentError
+from fleetprompt_host.host import ToolOutcome
+from fleetprompt_host.testing.plugin import TenantHarness
+from fleetprompt_sdk import PermissionDeniedError
+
+pytestmark = pytest.mark.fleetprompt(install=["helpdesk"])
 
 
-def open_ticket(tenant: Any, title: str, priority: str = "normal") -> str:
-    """Open a ticket through the tool, run the directive, return the ticket key."""
-    ref = tenant.call_tool("create_ticket", {"title": title, "priority": priority})
-    tenant.settle()
-    done = tenant.directives[ref.id]
-    assert done.status == DirectiveStatus.SUCCEEDED, done.error
-    key: str = done.result["key"]
+def open_ticket(fp_tenant: TenantHarness, title: str, priority: str = "normal") -> str:
+    """Open a ticket through the tool (its directive runs at once); return its key."""
+    outcome = fp_tenant.call_tool("create_ticket", {"title": title, "priority": priority})
+    assert outcome.directive is not None and outcome.directive["status"] == "succeeded", outcome
+    key: str = outcome.directive["result"]["key"]
     return key
 
 
-def test_create_ticket_opens_a_ticket_and_emits_created(tenant: Any) -> None:
-    ref = tenant.call_tool("create_ticket", {"title": "Printer on fire", "priority": "urgent"})
-    assert ref.preview == "Open urgent ticket: Printer on fire"
-    assert tenant.data("tickets") == {}
-    tenant.settle()
-    key = tenant.directives[ref.id].result["key"]
-    assert tenant.data("tickets")[key] == {
-        "title": "Printer on fire",
-        "body": "",
-        "state": "open",
-        "priority": "urgent",
-        "contact": None,
-        "opened_by": "user:alice",
-        "closed_reason": None,
+def queue(
+    fp_tenant: TenantHarness, tool: str, arguments: dict[str, Any], **options: Any
+) -> ToolOutcome:
+    """Call a tool the way a worker deployment does: the directive is requested, not run."""
+    return fp_tenant.host.call_tool(
+        fp_tenant.slug, f"helpdesk__{tool}", arguments, run_inline=False, **options
+    )
+
+
+def tickets(fp_tenant: TenantHarness) -> dict[str, dict[str, Any]]:
+    """Return ``{key: data}`` of the tenant's tickets."""
+    return {r.key: r.data for r in fp_tenant.records("tickets")}
+
+
+@pytest.fixture
+def admin(fp_tenant: TenantHarness) -> str:
+    """An admin of the tenant."""
+    return fp_tenant.as_user("ada", "admin")
+
+
+def test_create_ticket_opens_a_ticket_and_emits_created(fp_tenant: TenantHarness) -> None:
+    alice = fp_tenant.as_user("alice", "member")
+    outcome = queue(
+        fp_tenant, "create_ticket", {"title": "Printer on fire", "priority": "urgent"}, actor=alice
+    )
+    assert outcome.directive is not None
+    assert outcome.directive["preview"] == "Open urgent ticket: Printer on fire"
+    assert tickets(fp_tenant) == {}
+
+    fp_tenant.run_until_idle()
+
+    (done,) = fp_tenant.directives("helpdesk.ticket.create")
+    assert done.result is not None
+    key = done.result["key"]
+    assert done.result == {"key": key, "notified": False}
+    assert tickets(fp_tenant) == {
+        key: {
+            "title": "Printer on fire",
+            "body": "",
+            "state": "open",
+            "priority": "urgent",
+            "contact": None,
+            "opened_by": "user:alice",
+            "closed_reason": None,
+        }
     }
-    (signal,) = tenant.signals
-    assert (signal.type, str(signal.subject)) == ("helpdesk.ticket.created", f"ticket:{key}")
-    assert tenant.directives[ref.id].result == {"key": key, "notified": False}
+    (signal,) = fp_tenant.signals("helpdesk.**")
+    assert (signal.type, str(signal.subject), str(signal.actor)) == (
+        "helpdesk.ticket.created",
+        f"ticket:{key}",
+        "user:alice",
+    )
 
 
-def test_list_tickets_filters_by_state_and_priority(tenant: Any) -> None:
-    low = open_ticket(tenant, "Typo on the invoice", "low")
-    high = open_ticket(tenant, "Cannot log in", "high")
-    assert {t["key"] for t in tenant.call_tool("list_tickets", {})} == {low, high}
-    assert [t["key"] for t in tenant.call_tool("list_tickets", {"priority": "high"})] == [high]
-    assert tenant.call_tool("list_tickets", {"state": "closed"}) == []
-    assert tenant.call_tool("get_ticket", {"key": low})["title"] == "Typo on the invoice"
+def test_list_tickets_filters_by_state_and_priority(fp_tenant: TenantHarness) -> None:
+    low = open_ticket(fp_tenant, "Typo on the invoice", "low")
+    high = open_ticket(fp_tenant, "Cannot log in", "high")
+
+    def listed(arguments: dict[str, Any]) -> list[str]:
+        outcome = fp_tenant.call_tool("list_tickets", arguments)
+        assert outcome.ok, outcome.error
+        return sorted(t["key"] for t in outcome.output)
+
+    assert listed({}) == sorted([low, high])
+    assert listed({"priority": "high"}) == [high]
+    assert listed({"state": "closed"}) == []
+    assert fp_tenant.call_tool("get_ticket", {"key": low}).output["title"] == "Typo on the invoice"
 
 
-def test_unknown_ticket_is_an_error_the_model_can_correct(tenant: Any) -> None:
-    with pytest.raises(ToolArgumentError) as err:
-        tenant.call_tool("get_ticket", {"key": "ticket_nope"})
-    assert err.value.code == "ticket-not-found"
+def test_unknown_ticket_is_an_error_the_model_can_correct(fp_tenant: TenantHarness) -> None:
+    outcome = fp_tenant.call_tool("get_ticket", {"key": "ticket_nope"})
+    assert not outcome.ok
+    assert outcome.error is not None and outcome.error["code"] == "ticket-not-found"
 
 
-def test_a_member_cannot_bulk_close_and_nothing_is_requested(tenant: Any) -> None:
-    key = open_ticket(tenant, "Cannot log in")
-    requested = len(tenant.directives)
+def test_a_member_cannot_bulk_close_and_nothing_is_requested(fp_tenant: TenantHarness) -> None:
+    key = open_ticket(fp_tenant, "Cannot log in")
+    bo = fp_tenant.as_user("bo", "member")
+    assert "helpdesk__bulk_close_tickets" not in fp_tenant.tools(bo)
+
+    outcome = fp_tenant.call_tool(
+        "bulk_close_tickets", {"keys": [key], "reason": "fixed"}, actor=bo, confirm=True
+    )
+    assert outcome.error is not None and outcome.error["code"] == "tool-not-available"
+    assert "admin" in outcome.error["message"]
     with pytest.raises(PermissionDeniedError):
-        tenant.call_tool("bulk_close_tickets", {"keys": [key], "reason": "fixed"})
-    assert len(tenant.directives) == requested
-    assert tenant.data("tickets")[key]["state"] == "open"
+        fp_tenant.request_directive(
+            "helpdesk.tickets.bulk_close", {"keys": [key], "reason": "fixed"}, actor=bo
+        )
+    assert fp_tenant.directives("helpdesk.tickets.bulk_close") == []
+    assert tickets(fp_tenant)[key]["state"] == "open"
+
+
+def test_an_admin_must_confirm_a_bulk_close_or_nothing_is_requested(
+    fp_tenant: TenantHarness, admin: str
+) -> None:
+    key = open_ticket(fp_tenant, "Cannot log in")
+    outcome = fp_tenant.call_tool(
+        "bulk_close_tickets", {"keys": [key], "reason": "fixed"}, actor=admin
+    )
+    assert outcome.error is not None and outcome.error["code"] == "confirmation-required"
+    assert fp_tenant.directives("helpdesk.tickets.bulk_close") == []
+    assert tickets(fp_tenant)[key]["state"] == "open"
 
 
 def test_bulk_close_previews_the_open_tickets_then_closes_each_with_a_signal(
-    tenant: Any,
+    fp_tenant: TenantHarness, admin: str
 ) -> None:
-    first = open_ticket(tenant, "Cannot log in")
-    second = open_ticket(tenant, "Password reset loops")
+    first = open_ticket(fp_tenant, "Cannot log in")
+    second = open_ticket(fp_tenant, "Password reset loops")
     arguments = {"keys": [first, second, first], "reason": "fixed by SSO rollout"}
-    ref = tenant.call_tool("bulk_close_tickets", arguments, role="admin")
-    assert ref.preview.startswith("Close 2 ticket(s) because 'fixed by SSO rollout'")
-    assert "Password reset loops" in ref.preview
-    assert tenant.directives[ref.id].params["keys"] == [first, second]
-    tenant.settle()
-    assert tenant.directives[ref.id].result == {
-        "closed": [first, second],
-        "already_closed": [],
-        "missing": [],
-    }
+    outcome = queue(fp_tenant, "bulk_close_tickets", arguments, actor=admin, confirm=True)
+    assert outcome.directive is not None
+    preview = outcome.directive["preview"]
+    assert preview.startswith("Close 2 ticket(s) because 'fixed by SSO rollout'")
+    assert "Password reset loops" in preview
+    (requested,) = fp_tenant.directives("helpdesk.tickets.bulk_close")
+    assert requested.params["keys"] == [first, second]
+
+    fp_tenant.run_until_idle()
+
+    (done,) = fp_tenant.directives("helpdesk.tickets.bulk_close")
+    assert done.result == {"closed": [first, second], "already_closed": [], "missing": []}
     for key in (first, second):
-        assert tenant.data("tickets")[key]["state"] == "closed"
-        assert tenant.data("tickets")[key]["closed_reason"] == "fixed by SSO rollout"
-    closed = [s for s in tenant.signals if s.type == "helpdesk.ticket.closed"]
+        assert tickets(fp_tenant)[key]["state"] == "closed"
+        assert tickets(fp_tenant)[key]["closed_reason"] == "fixed by SSO rollout"
+    closed = fp_tenant.signals("helpdesk.ticket.closed")
     assert [s.data["key"] for s in closed] == [first, second]
 
 
 def test_tickets_closed_before_the_bulk_close_runs_are_reported_not_closed_twice(
-    tenant: Any,
+    fp_tenant: TenantHarness, admin: str
 ) -> None:
-    first = open_ticket(tenant, "Cannot log in")
-    second = open_ticket(tenant, "Password reset loops")
-    pending = tenant.call_tool(
-        "bulk_close_tickets", {"keys": [first, second], "reason": "batch"}, role="admin"
+    first = open_ticket(fp_tenant, "Cannot log in")
+    second = open_ticket(fp_tenant, "Password reset loops")
+    pending = queue(
+        fp_tenant,
+        "bulk_close_tickets",
+        {"keys": [first, second], "reason": "batch"},
+        actor=admin,
+        confirm=True,
     )
-    early = tenant.call_tool(
-        "bulk_close_tickets", {"keys": [first], "reason": "early"}, role="admin"
+    early = fp_tenant.call_tool(
+        "bulk_close_tickets", {"keys": [first], "reason": "early"}, actor=admin, confirm=True
     )
-    tenant.run(early.id)
-    done = tenant.run(pending.id)
-    assert done.result == {"closed": [second], "already_closed": [first], "missing": []}
-    assert tenant.data("tickets")[first]["closed_reason"] == "early"
-    assert len([s for s in tenant.signals if s.type == "helpdesk.ticket.closed"]) == 2
+    assert early.directive is not None and early.directive["status"] == "succeeded"
+
+    fp_tenant.run_until_idle()
+
+    assert pending.directive is not None
+    done = {d.id: d for d in fp_tenant.directives("helpdesk.tickets.bulk_close")}
+    assert done[pending.directive["id"]].result == {
+        "closed": [second],
+        "already_closed": [first],
+        "missing": [],
+    }
+    assert tickets(fp_tenant)[first]["closed_reason"] == "early"
+    assert len(fp_tenant.signals("helpdesk.ticket.closed")) == 2
 
 
-def test_bulk_close_of_only_closed_tickets_is_refused(tenant: Any) -> None:
-    key = open_ticket(tenant, "Cannot log in")
-    tenant.call_tool("bulk_close_tickets", {"keys": [key], "reason": "fixed"}, role="admin")
-    tenant.settle()
-    with pytest.raises(ToolArgumentError) as err:
-        tenant.call_tool("bulk_close_tickets", {"keys": [key], "reason": "again"}, role="admin")
-    assert err.value.code == "nothing-to-close"
+def test_bulk_close_of_only_closed_tickets_is_refused(fp_tenant: TenantHarness, admin: str) -> None:
+    key = open_ticket(fp_tenant, "Cannot log in")
+    fp_tenant.call_tool(
+        "bulk_close_tickets", {"keys": [key], "reason": "fixed"}, actor=admin, confirm=True
+    )
+    outcome = fp_tenant.call_tool(
+        "bulk_close_tickets", {"keys": [key], "reason": "again"}, actor=admin, confirm=True
+    )
+    assert outcome.error is not None and outcome.error["code"] == "nothing-to-close"
+    assert len(fp_tenant.directives("helpdesk.tickets.bulk_close")) == 1
