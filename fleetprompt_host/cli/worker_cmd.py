@@ -105,11 +105,16 @@ def worker(
     )
     runner = Worker(url, options)
     scope = ", ".join(selected) if selected else "every tenant"
-    click.echo(
-        f"worker {runner.name} serving {scope} on {runner.masked_url} (concurrency {concurrency})",
-        err=True,
-    )
-    stats = runner.run()
+
+    def ready() -> None:
+        # Printed once the worker picks up new work at once: scripts may wait for it.
+        click.echo(
+            f"worker {runner.name} serving {scope} on {runner.masked_url} "
+            f"(concurrency {concurrency})",
+            err=True,
+        )
+
+    stats = runner.run(on_ready=ready)
     summary = {
         "ran": stats.total(),
         "outcomes": {

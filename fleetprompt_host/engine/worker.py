@@ -153,11 +153,17 @@ class Worker:
         self._wakeups.waker.kick()
 
     def wait_started(self, timeout: float = 10.0) -> bool:
-        """Return once every thread is running (for embedding and tests)."""
+        """Return once every thread is connected and running (for embedding and tests)."""
         return self._started.wait(timeout)
 
-    def run(self, *, handle_signals: bool = True) -> WorkerStats:
-        """Run until stopped (or idle, with ``until_idle``); return what was done."""
+    def run(
+        self, *, handle_signals: bool = True, on_ready: Callable[[], None] | None = None
+    ) -> WorkerStats:
+        """Run until stopped (or idle, with ``until_idle``); return what was done.
+
+        ``on_ready`` is called once every thread is connected and notifications are
+        listened for: from then on, new work is picked up at once.
+        """
         if self._executor is None:
             self._executor = engine_executor()
         previous = self._install_signals() if handle_signals else {}
@@ -169,8 +175,7 @@ class Worker:
                 )
                 self._threads.append(thread)
                 thread.start()
-            self._started.set()
-            self._join()
+            self._join(on_ready)
         finally:
             self._wakeups.stop()
             for sig, handler in previous.items():
@@ -193,10 +198,13 @@ class Worker:
             previous[sig] = signal.signal(sig, handler)
         return previous
 
-    def _join(self) -> None:
+    def _join(self, on_ready: Callable[[], None] | None) -> None:
         while any(t.is_alive() for t in self._threads):
             for thread in self._threads:
                 thread.join(0.05)
+            if on_ready is not None and self._started.is_set():
+                on_ready()
+                on_ready = None
             if not self.stopping.is_set():
                 continue
             if self._grace_ends is None:
@@ -227,6 +235,8 @@ class Worker:
         heartbeat = Heartbeat(db, self._lease, name=f"fp-heartbeat-{index}")
         with self._lock:
             self._heartbeats.append(heartbeat)
+            if len(self._heartbeats) == self.options.concurrency:
+                self._started.set()
         try:
             while not self.stopping.is_set():
                 ticket = self._wakeups.waker.ticket()
