@@ -162,26 +162,39 @@ def split_words(command: str) -> list[str]:
         return command.split()
 
 
-def invocations(page: Page) -> list[Invocation]:
-    """Return every ``fleetprompt`` command in ``page``'s code blocks.
+def _commands_in(line: str) -> list[tuple[str, ...]]:
+    """Return the words of each ``fleetprompt`` command on a shell ``line``."""
+    commands: list[tuple[str, ...]] = []
+    segment: list[str] = []
+    for word in [*split_words(line), "&&"]:
+        if word in ("&&", "||", ";", "|"):
+            while segment and _ASSIGNMENT.match(segment[0]):
+                segment.pop(0)  # FLEETPROMPT_HOME=... fleetprompt info
+            if segment and segment[0] == "fleetprompt":
+                commands.append(tuple(segment[1:]))
+            segment = []
+        else:
+            segment.append(word)
+    return commands
 
-    A command starts a line or follows ``&&``, ``||``, ``;`` or ``|``; its words end at the
-    next such separator.
+
+def invocations(page: Page) -> list[Invocation]:
+    """Return every ``fleetprompt`` command in ``page``'s code blocks and inline code.
+
+    In a code block a command starts a line or follows ``&&``, ``||``, ``;`` or ``|``, and
+    its words end at the next such separator. In prose, an inline code span that starts
+    with ``fleetprompt `` is a command.
     """
     found: list[Invocation] = []
     for block in page.blocks:
         for number, line in _command_lines(block):
-            words = split_words(line)
-            segment: list[str] = []
-            for word in [*words, "&&"]:
-                if word in ("&&", "||", ";", "|"):
-                    while segment and _ASSIGNMENT.match(segment[0]):
-                        segment.pop(0)  # FLEETPROMPT_HOME=... fleetprompt info
-                    if segment and segment[0] == "fleetprompt":
-                        found.append(Invocation(page.name, number, tuple(segment[1:])))
-                    segment = []
-                else:
-                    segment.append(word)
+            found += [Invocation(page.name, number, words) for words in _commands_in(line)]
+    for number, line in page.prose:
+        for match in _INLINE_CODE.finditer(line):
+            if match.group(2).strip().startswith("fleetprompt "):
+                found += [
+                    Invocation(page.name, number, words) for words in _commands_in(match.group(2))
+                ]
     return found
 
 

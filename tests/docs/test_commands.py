@@ -1,6 +1,6 @@
 """Every ``fleetprompt`` command shown in the docs exists, with the options it is shown with.
 
-Invocations are taken from the fenced code blocks of docs/*.md and the README (see
+Invocations are taken from the code blocks and inline code of docs/*.md and the README (see
 ``invocations`` in conftest.py) and walked through the click tree of
 ``fleetprompt_host.cli.main.cli``, loading lazy subcommands through ``get_command`` as the
 CLI does.
@@ -101,7 +101,8 @@ def test_a_made_up_command_subcommand_or_option_is_reported(tmp_path: Path) -> N
         "$ fleetprompt signals list --tenant acme --colour\n"
         "$ FLEETPROMPT_HOME=/tmp/x fleetprompt info --json && fleetprompt --db URL tenants list\n"
         "output fleetprompt lines without a prompt are not commands\n"
-        "```\n",
+        "```\n\n"
+        "In prose, `fleetprompt tenants remove acme` is checked too; `fleetprompt_host` is not.\n",
         encoding="utf-8",
     )
     calls = invocations(parse_page(page))
@@ -111,6 +112,7 @@ def test_a_made_up_command_subcommand_or_option_is_reported(tmp_path: Path) -> N
         ("signals", "list"),
         ("info", "--json"),
         ("--db", "URL"),
+        ("tenants", "remove"),
     ]
     found = [problems_of(c.words) for c in calls]
     assert found == [
@@ -119,6 +121,7 @@ def test_a_made_up_command_subcommand_or_option_is_reported(tmp_path: Path) -> N
         ["`fleetprompt signals list` has no option --colour"],
         [],
         [],
+        ["`fleetprompt tenants` has no subcommand 'remove'"],
     ]
 
 
