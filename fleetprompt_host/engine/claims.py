@@ -59,6 +59,8 @@ class ClaimBatch:
     items: tuple[ClaimedWork, ...]
     #: Earliest due time of the tenant's pending work after the claim (None: no work).
     next_due: datetime | None
+    #: False when the claim skipped computing ``next_due`` (see :func:`claim_batch`).
+    next_due_known: bool = True
 
 
 def claim_batch(
@@ -69,11 +71,14 @@ def claim_batch(
     limit: int,
     lease: timedelta,
     kinds: Sequence[Kind] = ("directive", "delivery"),
+    next_due_if_claimed: bool = True,
 ) -> ClaimBatch:
     """Claim at most ``limit`` due items of ``tenant`` for ``owner``, leased for ``lease``.
 
     Directives and deliveries share the limit (about half each, either taking what the
     other leaves unused), oldest due first; work whose lease expired comes first of all.
+    With ``next_due_if_claimed=False`` the tenant's next due time is computed only when
+    nothing was claimed (``next_due_known`` tells), keeping the claim short.
     """
     if limit < 1:
         raise ValueError("a claim needs a limit of at least 1")
@@ -90,6 +95,8 @@ def claim_batch(
         if more_directives and len(items) < limit:
             # Deliveries left part of their share unused: directives may take it.
             items += _claim_directives(session, tenant, owner, limit - len(items), at, expires)
+        if items and not next_due_if_claimed:
+            return ClaimBatch(tenant, tuple(items), None, next_due_known=False)
         return ClaimBatch(tenant, tuple(items), next_due(session, at))
 
 

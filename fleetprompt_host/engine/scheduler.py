@@ -200,6 +200,17 @@ def pick(db: Database, tenants: Collection[str] | None = None) -> Turn | None:
     return Turn(row.slug, row.generation, aware(row.due_at))
 
 
+def current_turn(db: Database, tenant: str) -> Turn | None:
+    """Return ``tenant``'s index row as a turn without taking it (None if absent).
+
+    For a worker that claimed first (woken by a notification naming the tenant): read
+    before the next due time is computed, it settles exactly like a picked turn.
+    """
+    with db.backend.host_transaction(write=False) as host:
+        row = host.execute(select(_W.c.generation, _W.c.due_at).where(_W.c.slug == tenant)).first()
+    return None if row is None else Turn(tenant, row.generation, aware(row.due_at))
+
+
 def settle(db: Database, turn: Turn, next_due: datetime | None) -> None:
     """File ``next_due`` (computed after the turn's claim) as the tenant's due time.
 
@@ -215,6 +226,14 @@ def settle(db: Database, turn: Turn, next_due: datetime | None) -> None:
             # Marked since the pick: only ever earlier. Gone: a later settle saw no work
             # at all, and any work since would have marked the tenant (and kept the row).
             host.execute(_BRING_FORWARD, params)
+
+
+def settle_now(db: Database, turn: Turn) -> datetime | None:
+    """Compute the tenant's next due time now and :func:`settle` the turn with it."""
+    with db.tenant_session(turn.tenant) as session:
+        due = next_due(session)
+    settle(db, turn, due)
+    return due
 
 
 def refresh(db: Database, tenant: str, *, create: bool = True) -> datetime | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Collection
 from typing import Any
 
@@ -27,6 +28,8 @@ CHANNEL = "fleetprompt_work"
 LISTEN_TICK_SECONDS = 0.5
 #: Wait before reconnecting a failed listener connection.
 RECONNECT_SECONDS = 1.0
+#: How many tenants named by notifications a waker remembers.
+HOT_TENANTS = 256
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ class Waker:
         self._tenants = None if tenants is None else frozenset(tenants)
         self._cond = threading.Condition()
         self._count = 0
+        #: Tenants named by recent kicks, oldest first (see :meth:`take_hot`).
+        self._hot: deque[str] = deque(maxlen=HOT_TENANTS)
 
     def ticket(self) -> int:
         """Return the current kick count."""
@@ -54,7 +59,14 @@ class Waker:
             return
         with self._cond:
             self._count += 1
+            if tenant is not None and tenant not in self._hot:
+                self._hot.append(tenant)
             self._cond.notify_all()
+
+    def take_hot(self) -> str | None:
+        """Return (and forget) the oldest tenant a kick named, if any."""
+        with self._cond:
+            return self._hot.popleft() if self._hot else None
 
     def wait(self, ticket: int, timeout: float) -> bool:
         """Sleep until a kick newer than ``ticket`` or ``timeout`` seconds; True if kicked."""

@@ -36,7 +36,7 @@ from fleetprompt_sdk.errors import NotFoundError
 
 from ..storage import Database, utcnow
 from . import scheduler
-from .claims import ClaimBatch, ClaimedWork, claim_batch, release
+from .claims import ClaimedWork, claim_batch, release
 from .heartbeat import Heartbeat
 from .wakeup import Wakeups
 
@@ -244,10 +244,11 @@ class Worker:
                     self._active += 1
                 turn = self._pick(db)
                 if turn is None:
-                    self._idle(db, ticket)
+                    if self._idle(db, ticket):
+                        self._serve_notified(db, heartbeat, owner)
                     continue
                 try:
-                    self._serve(db, heartbeat, owner, turn)
+                    self._serve(db, heartbeat, owner, turn.tenant, turn)
                 finally:
                     with self._lock:
                         self._active -= 1
@@ -266,8 +267,27 @@ class Worker:
             time.sleep(0.5)
             return None
 
-    def _idle(self, db: Database, ticket: int) -> None:
-        """Nothing to pick: maybe exit (until_idle), else sleep until a wake-up."""
+    def _serve_notified(self, db: Database, heartbeat: Heartbeat, owner: str) -> None:
+        """Woken from idle by a notification: claim that tenant's work at once.
+
+        Skipping the turn is fair here: this thread was idle, so no tenant was waiting.
+        """
+        tenant = self._wakeups.waker.take_hot()
+        if tenant is None or self.stopping.is_set():
+            return
+        with self._lock:
+            self._active += 1
+        try:
+            self._serve(db, heartbeat, owner, tenant, None)
+        finally:
+            with self._lock:
+                self._active -= 1
+
+    def _idle(self, db: Database, ticket: int) -> bool:
+        """Nothing to pick: maybe exit (until_idle), else sleep until a wake-up.
+
+        Returns True when a kick (a notification) ended the sleep.
+        """
         try:
             upcoming = scheduler.next_wakeup(db, self._tenants)
         except Exception:
@@ -283,35 +303,50 @@ class Worker:
             ):
                 self.stats.idle_exit = True
                 self.stop()
-                return
+                return False
         timeout = self._poll
         if self.options.until_idle:
             # Work held by another worker ends without a notification: look again soon.
             timeout = min(timeout, UNTIL_IDLE_RECHECK_SECONDS)
         if upcoming is not None:
             timeout = min(timeout, max(0.005, (upcoming - now).total_seconds()))
-        self._wakeups.waker.wait(ticket, timeout)
+        return self._wakeups.waker.wait(ticket, timeout)
 
-    def _serve(self, db: Database, heartbeat: Heartbeat, owner: str, turn: Any) -> None:
+    def _serve(
+        self,
+        db: Database,
+        heartbeat: Heartbeat,
+        owner: str,
+        tenant: str,
+        turn: scheduler.Turn | None,
+    ) -> None:
+        """Claim a batch of ``tenant`` and run it; ``turn`` None: claimed without a turn."""
         try:
             batch = claim_batch(
-                db, turn.tenant, owner, limit=self.options.batch_size, lease=self._lease
+                db,
+                tenant,
+                owner,
+                limit=self.options.batch_size,
+                lease=self._lease,
+                next_due_if_claimed=False,
             )
         except NotFoundError:
-            scheduler.forget(db, turn.tenant)
+            scheduler.forget(db, tenant)
             return
         except Exception as error:
-            log.warning("cannot claim work of tenant %s: %s", turn.tenant, error)
-            self._postpone(db, turn)
+            log.warning("cannot claim work of tenant %s: %s", tenant, error)
+            if turn is not None:
+                self._postpone(db, turn)
             return
         if not batch.items:
-            self._settle(db, turn, batch.next_due)
+            if turn is not None:
+                self._file(db, lambda: scheduler.settle(db, turn, batch.next_due))
             return
         heartbeat.hold(batch.items)
         pending = list(batch.items)
-        # The claim filed nothing yet: the first item starts at once, and only then is the
-        # tenant's next due time filed (meanwhile it merely looks due to other workers).
-        settled = False
+        # The first item starts at once; only then is the tenant's next due time computed
+        # and filed (meanwhile the tenant merely looks due to other workers).
+        settled, due, leased = False, None, False
         try:
             while pending and not self.stopping.is_set():
                 item = pending.pop(0)
@@ -320,40 +355,31 @@ class Worker:
                     continue
                 self._execute(db, item)
                 heartbeat.drop(item)
-                if pending and not settled:
-                    settled = self._settle(db, turn, batch.next_due)
+                if not settled:
+                    settled, leased = True, bool(pending)
+                    due = self._file(db, lambda: self._settle_now(db, tenant, turn))
         finally:
             if pending:
                 for item in pending:
                     heartbeat.drop(item)
-                self._release(db, turn.tenant, pending)
-            self._after_batch(db, turn, batch, settled)
+                self._release(db, tenant, pending)
+            # Filed while the rest of the batch was leased, the due time may be one of
+            # those leases: recompute it, or the tenant would look due (and an until_idle
+            # worker busy) until the leases expire although the work is done.
+            if not settled or (leased and (due is None or due > utcnow())):
+                self._file(db, lambda: scheduler.refresh(db, tenant, create=False))
 
-    def _after_batch(
-        self, db: Database, turn: scheduler.Turn, batch: ClaimBatch, settled: bool
-    ) -> None:
-        """File the tenant's due time now that the batch is over.
+    def _settle_now(self, db: Database, tenant: str, turn: scheduler.Turn | None) -> Any:
+        turn = turn or scheduler.current_turn(db, tenant)
+        return None if turn is None else scheduler.settle_now(db, turn)
 
-        If other work was already due at the claim, the tenant stays due. Otherwise the
-        claim's due time was some lease (ours, or another worker's) that may have ended
-        since: recompute it, or the tenant would look due, and an ``until_idle`` worker
-        busy, until that lease would have expired although the work is done.
-        """
+    def _file(self, db: Database, update_index: Callable[[], Any]) -> Any:
+        """Update the work index; on failure the tenant stays due and a later turn files it."""
         try:
-            if batch.next_due is not None and batch.next_due <= utcnow():
-                if not settled:
-                    scheduler.settle(db, turn, batch.next_due)
-            else:
-                scheduler.refresh(db, turn.tenant, create=False)
-        except Exception as error:  # the tenant stays due: another turn will settle it
-            log.warning("cannot update the work index for %s: %s", turn.tenant, error)
-
-    def _settle(self, db: Database, turn: scheduler.Turn, next_due: Any) -> bool:
-        try:
-            scheduler.settle(db, turn, next_due)
-        except Exception as error:  # the tenant stays due: another turn will settle it
-            log.warning("cannot update the work index for %s: %s", turn.tenant, error)
-        return True
+            return update_index()
+        except Exception as error:
+            log.warning("cannot update the work index: %s", error)
+            return None
 
     def _execute(self, db: Database, item: ClaimedWork) -> str:
         assert self._executor is not None
