@@ -10,6 +10,7 @@ package's records and emit host signals, all in the directive's transaction.
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,33 +36,30 @@ class HostDirectiveType:
 
 
 _types: dict[str, HostDirectiveType] = {}
-#: Host layers that register directive types when imported; loaded on first lookup, so a
-#: worker runs ``package.install`` without importing the installations layer itself.
-HOST_LAYERS = ("fleetprompt_host.installations",)
-_loaded = False
-
-
-def _load_host_layers() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for module in HOST_LAYERS:
-            importlib.import_module(module)
-
-
 #: Host layers whose directive types every process must know, imported on first lookup so
 #: a worker runs ``package.install`` without importing the installations layer itself.
 BUILTIN_LAYERS = ("fleetprompt_host.installations",)
-_builtin_loaded: list[bool] = []
+_builtin_lock = threading.RLock()
+_builtin_loaded = threading.Event()
+_loading_thread: list[int] = []
 
 
 def _load_builtin_layers() -> None:
-    if not _builtin_loaded:
-        _builtin_loaded.append(True)
-        import importlib
-
-        for module in BUILTIN_LAYERS:
-            importlib.import_module(module)
+    # Mark the layers loaded only once their import finished: a worker thread looking a
+    # type up while another thread imports them must wait, not find nothing. A lookup made
+    # by the importing thread itself (from inside the import) must neither wait nor mark.
+    if _builtin_loaded.is_set() or threading.get_ident() in _loading_thread:
+        return
+    with _builtin_lock:
+        if _builtin_loaded.is_set():
+            return
+        _loading_thread.append(threading.get_ident())
+        try:
+            for module in BUILTIN_LAYERS:
+                importlib.import_module(module)
+            _builtin_loaded.set()
+        finally:
+            _loading_thread.clear()
 
 
 def register_host_directive(spec: HostDirectiveType) -> None:
