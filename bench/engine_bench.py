@@ -22,11 +22,9 @@ import argparse
 import json
 import os
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,9 +36,14 @@ from engine_bench_parts import (
     BARE_QUEUE_WORKER,
     PROCRASTINATE_SETUP,
     PROCRASTINATE_WORKER,
+    bare_notify_latency,
     build_site,
     conninfo,
+    percentiles,
     procrastinate_python,
+    release_processes,
+    start_ready,
+    wait_all,
 )
 from sqlalchemy import text, update
 from sqlalchemy.engine import make_url
@@ -204,12 +207,6 @@ def bench_pg_signals(db: Database, url: str, registry: PackageRegistry, quick: b
 # -- directive throughput ---------------------------------------------------------------------
 
 
-def _wait_all(procs: list[subprocess.Popen[bytes]], timeout: float = 900) -> None:
-    for proc in procs:
-        if proc.wait(timeout=timeout) != 0:
-            raise RuntimeError(f"bench process {proc.args!r} failed")
-
-
 def fleetprompt_rate(
     db: Database,
     registry: PackageRegistry,
@@ -239,12 +236,12 @@ def fleetprompt_rate(
         "--idle-horizon",
         "1e9",
     ]
-    procs = _start_ready(cmd, workers, env, tmp, ready_text="serving")
+    procs = start_ready(cmd, workers, env, tmp, ready_text="serving")
     with db.tenant_session(TENANT) as session:
         now = utcnow()
         session.execute(update(DirectiveRow).values(run_after=now))
         scheduler.mark_due(session, TENANT, now)
-    _wait_all(procs)
+    wait_all(procs)
     with db.tenant_session(TENANT) as session:
         done, first, last = session.execute(
             text(
@@ -275,7 +272,7 @@ def bare_queue_rate(url: str, workers: int, jobs: int, tmp: Path) -> float:
             (jobs,),
         )
     cmd = [sys.executable, "-c", BARE_QUEUE_WORKER, conninfo(url)]
-    _release_processes(cmd, workers, tmp, os.environ.copy())
+    release_processes(cmd, workers, tmp, os.environ.copy())
     with psycopg.connect(conninfo(url)) as conn:
         row = conn.execute(
             "SELECT count(*), min(started_at), max(finished_at) FROM bare_jobs"
@@ -291,7 +288,7 @@ def procrastinate_rate(python: str, url: str, workers: int, jobs: int, tmp: Path
     setup = [python, "-c", PROCRASTINATE_SETUP, conninfo(url), str(jobs)]
     subprocess.run(setup, check=True, capture_output=True)
     cmd = [python, "-c", PROCRASTINATE_WORKER, conninfo(url)]
-    _release_processes(cmd, workers, tmp, os.environ.copy())
+    release_processes(cmd, workers, tmp, os.environ.copy())
     with psycopg.connect(conninfo(url)) as conn:
         row = conn.execute(
             "SELECT count(*) FILTER (WHERE type = 'succeeded'), "
@@ -299,32 +296,6 @@ def procrastinate_rate(python: str, url: str, workers: int, jobs: int, tmp: Path
         ).fetchone()
     assert row is not None and row[0] == jobs, row
     return jobs / (row[2] - row[1]).total_seconds()
-
-
-def _start_ready(
-    cmd: list[str], workers: int, env: dict[str, str], tmp: Path, ready_text: str
-) -> list[subprocess.Popen[bytes]]:
-    """Start ``workers`` copies of ``cmd``; return once each wrote ``ready_text`` to stderr."""
-    logs = [tmp / f"proc-{time.monotonic_ns()}-{i}.err" for i in range(workers)]
-    procs = [
-        subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
-        for log in logs
-    ]
-    deadline = time.monotonic() + 120
-    while not all(ready_text in log.read_text(errors="replace") for log in logs):
-        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-            raise RuntimeError(f"bench processes did not start: {logs[0].read_text()[-2000:]}")
-        time.sleep(0.01)
-    return procs
-
-
-def _release_processes(cmd: list[str], workers: int, tmp: Path, env: dict[str, str]) -> None:
-    """Start ``workers`` copies of ``cmd GO_FILE``, release them together once all are
-    ready, and wait for them to finish."""
-    go = tmp / f"go-{time.monotonic_ns()}"
-    procs = _start_ready([*cmd, str(go)], workers, env, tmp, ready_text="ready")
-    go.touch()
-    _wait_all(procs)
 
 
 def bench_throughput(
@@ -355,39 +326,6 @@ def bench_throughput(
 # -- latency ----------------------------------------------------------------------------------
 
 
-def _percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-
-
-def bare_notify_latency(url: str, count: int) -> list[float]:
-    """Seconds from a NOTIFY's commit to its arrival at a LISTENing connection."""
-    import psycopg
-
-    listener = psycopg.connect(conninfo(url), autocommit=True)
-    listener.execute("LISTEN fp_bench")
-    arrived: list[float] = []
-
-    def listen() -> None:
-        for _ in listener.notifies(stop_after=count, timeout=60):
-            arrived.append(time.time())
-
-    thread = threading.Thread(target=listen)
-    thread.start()
-    sender = psycopg.connect(conninfo(url))
-    sent: list[float] = []
-    for i in range(count):
-        sender.execute("SELECT pg_notify('fp_bench', %s)", (str(i),))
-        sent.append(time.time())
-        sender.commit()
-        while len(arrived) <= i:
-            time.sleep(0.0002)
-    thread.join()
-    listener.close()
-    sender.close()
-    return [a - s for a, s in zip(arrived, sent, strict=True)]
-
-
 def bench_latency(
     db: Database, url: str, registry: PackageRegistry, env: dict[str, str], quick: bool
 ) -> None:
@@ -406,7 +344,7 @@ def bench_latency(
         "--tenant",
         TENANT,
     ]
-    (proc,) = _start_ready(cmd, 1, env, clocks, ready_text="serving")
+    (proc,) = start_ready(cmd, 1, env, clocks, ready_text="serving")
     samples: list[float] = []
     try:
         for i in range(-3, count):  # three warm-up runs
@@ -426,8 +364,8 @@ def bench_latency(
     finally:
         proc.terminate()
         proc.wait(30)
-    p50, p99 = _percentiles(samples)
-    b50, b99 = _percentiles(bare_notify_latency(url, count))
+    p50, p99 = percentiles(samples)
+    b50, b99 = percentiles(bare_notify_latency(url, count))
     for name, ours, base, target in (("p50", p50, b50, "<= 3 ms"), ("p99", p99, b99, "<= 10 ms")):
         print(
             f"{'PG request->handler start latency ' + name:<46} {ours * 1e3:9.2f} ms   "

@@ -4,8 +4,11 @@ SKIP LOCKED queue worker, procrastinate's setup and worker) run as separate proc
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -171,3 +174,70 @@ def procrastinate_python(venv: Path) -> str | None:
     except (subprocess.SubprocessError, OSError):
         return None
     return str(python) if subprocess.run(check, capture_output=True).returncode == 0 else None
+
+
+def wait_all(procs: list[subprocess.Popen[bytes]], timeout: float = 900) -> None:
+    """Wait for every process; raise if one failed."""
+    for proc in procs:
+        if proc.wait(timeout=timeout) != 0:
+            raise RuntimeError(f"bench process {proc.args!r} failed")
+
+
+def start_ready(
+    cmd: list[str], workers: int, env: dict[str, str], tmp: Path, ready_text: str
+) -> list[subprocess.Popen[bytes]]:
+    """Start ``workers`` copies of ``cmd``; return once each wrote ``ready_text`` to stderr."""
+    logs = [tmp / f"proc-{time.monotonic_ns()}-{i}.err" for i in range(workers)]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+        for log in logs
+    ]
+    deadline = time.monotonic() + 120
+    while not all(ready_text in log.read_text(errors="replace") for log in logs):
+        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+            raise RuntimeError(f"bench processes did not start: {logs[0].read_text()[-2000:]}")
+        time.sleep(0.01)
+    return procs
+
+
+def release_processes(cmd: list[str], workers: int, tmp: Path, env: dict[str, str]) -> None:
+    """Start ``workers`` copies of ``cmd GO_FILE``, release them together once all are
+    ready, and wait for them to finish."""
+    go = tmp / f"go-{time.monotonic_ns()}"
+    procs = start_ready([*cmd, str(go)], workers, env, tmp, ready_text="ready")
+    go.touch()
+    wait_all(procs)
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """Return the median and the 99th percentile of ``samples``."""
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def bare_notify_latency(url: str, count: int) -> list[float]:
+    """Seconds from a NOTIFY's commit to its arrival at a LISTENing connection."""
+    import psycopg
+
+    listener = psycopg.connect(conninfo(url), autocommit=True)
+    listener.execute("LISTEN fp_bench")
+    arrived: list[float] = []
+
+    def listen() -> None:
+        for _ in listener.notifies(stop_after=count, timeout=60):
+            arrived.append(time.time())
+
+    thread = threading.Thread(target=listen)
+    thread.start()
+    sender = psycopg.connect(conninfo(url))
+    sent: list[float] = []
+    for i in range(count):
+        sender.execute("SELECT pg_notify('fp_bench', %s)", (str(i),))
+        sent.append(time.time())
+        sender.commit()
+        while len(arrived) <= i:
+            time.sleep(0.0002)
+    thread.join()
+    listener.close()
+    sender.close()
+    return [a - s for a, s in zip(arrived, sent, strict=True)]

@@ -4,12 +4,13 @@ One :class:`Worker` runs ``concurrency`` threads, each with its own :class:`Data
 (its own connections) and its own :class:`~.heartbeat.Heartbeat`. A thread:
 
 1. picks a turn (:func:`.scheduler.pick`): the least recently served tenant with due work;
-2. claims at most ``batch_size`` items of that tenant (:func:`.claims.claim_batch`) and
-   files the tenant's next due time (:func:`.scheduler.settle`);
+2. claims at most ``batch_size`` items of that tenant (:func:`.claims.claim_batch`);
 3. runs the items one by one through the executor (by default the engine's runner, which
-   commits only while the item's fencing token is still current);
+   commits only while the item's fencing token is still current), filing the tenant's
+   next due time (:func:`.scheduler.settle_now`) once the first item is done;
 4. when nothing is due, sleeps until a wake-up (:mod:`.wakeup`), the next due time or the
-   poll interval, whichever comes first.
+   poll interval, whichever comes first; woken by a notification naming a tenant, it
+   claims that tenant's work straight away.
 
 Stopping (:meth:`Worker.stop`, SIGTERM, SIGINT): threads stop taking work, finish the item
 they are running and release the rest of their batch. If an item is still running when the
@@ -37,15 +38,16 @@ from fleetprompt_sdk.errors import NotFoundError
 from ..storage import Database, utcnow
 from . import scheduler
 from .claims import ClaimedWork, claim_batch, release
+from .executor import Executor, engine_executor
 from .heartbeat import Heartbeat
 from .wakeup import Wakeups
 
 log = logging.getLogger("fleetprompt.worker")
 
-#: Runs one claimed item; returns a short outcome label (``succeeded``, ``retry`` ...).
-Executor = Callable[[Database, ClaimedWork], str | None]
 #: With ``until_idle``, how often an idle thread looks again for work or for the end.
 UNTIL_IDLE_RECHECK_SECONDS = 0.2
+#: After the shutdown grace, how long releasing the work still held may take.
+ABANDON_RELEASE_SECONDS = 5.0
 #: Back-off after a tenant could not be served (database error, outdated schema).
 TROUBLE_BACKOFF = timedelta(seconds=5)
 
@@ -77,33 +79,6 @@ class WorkerStats:
     def total(self) -> int:
         """Return how many items were run."""
         return sum(self.outcomes.values())
-
-
-def engine_executor(registry: Any = None) -> Executor:
-    """Return the executor that runs items through the engine's runner."""
-    from .runner import deliver_signal, run_directive
-
-    if registry is None:
-        from ..discovery import discover
-
-        registry = discover()
-
-    def execute(db: Database, item: ClaimedWork) -> str | None:
-        if item.kind == "directive":
-            outcome = run_directive(db, registry, item.tenant, item.id, item.claim)
-        else:
-            outcome = deliver_signal(db, registry, item.tenant, item.id, item.claim)
-        return _label(outcome)
-
-    return execute
-
-
-def _label(outcome: Any) -> str | None:
-    for attribute in ("status", "outcome", "value"):
-        value = getattr(outcome, attribute, None)
-        if isinstance(value, str):
-            return value
-    return outcome if isinstance(outcome, str) else None
 
 
 class Worker:
@@ -214,18 +189,29 @@ class Worker:
                 return
 
     def _abandon(self) -> None:
-        """The grace period is over: release whatever is still held, fenced, and leave."""
-        for heartbeat in list(self._heartbeats):
-            heartbeat.stop()
-            by_tenant: dict[str, list[ClaimedWork]] = {}
-            for item in heartbeat.held():
-                by_tenant.setdefault(item.tenant, []).append(item)
-            for tenant, items in by_tenant.items():
-                try:
-                    self.stats.released += release(self._control, tenant, items, ran=True)
-                except Exception as error:
-                    log.warning("could not release work of %s: %s", tenant, error)
-        log.warning("shutdown grace period over: running work released")
+        """The grace period is over: release whatever is still held, fenced, and leave.
+
+        A release waits for the tenant's write lock on SQLite, which a run still in
+        progress holds: it is given :data:`ABANDON_RELEASE_SECONDS`, after which the
+        worker leaves anyway and the leases simply expire.
+        """
+
+        def release_all() -> None:
+            for heartbeat in list(self._heartbeats):
+                heartbeat.stop()
+                by_tenant: dict[str, list[ClaimedWork]] = {}
+                for item in heartbeat.held():
+                    by_tenant.setdefault(item.tenant, []).append(item)
+                for tenant, items in by_tenant.items():
+                    try:
+                        self.stats.released += release(self._control, tenant, items, ran=True)
+                    except Exception as error:
+                        log.warning("could not release work of %s: %s", tenant, error)
+
+        releaser = threading.Thread(target=release_all, name="fp-release", daemon=True)
+        releaser.start()
+        releaser.join(ABANDON_RELEASE_SECONDS)
+        log.warning("shutdown grace period over: work still running was released")
 
     # -- one thread ---------------------------------------------------------------------
 
