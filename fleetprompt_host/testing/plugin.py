@@ -161,8 +161,12 @@ def _setting(request: pytest.FixtureRequest, key: str, default: Any) -> Any:
 
 
 @pytest.fixture
-def fp_tenant(request: pytest.FixtureRequest, fp_host: Host) -> TenantHarness:
-    """A tenant with the packages under test installed (see the module doc)."""
+def fp_tenant(request: pytest.FixtureRequest, fp_host: Host) -> Iterator[TenantHarness]:
+    """A tenant with the packages under test installed (see the module doc).
+
+    The tenant is deleted after the test, so tests sharing a ``--fleetprompt-db``
+    database each start from a fresh tenant.
+    """
     slug = _setting(request, "tenant", "acme")
     packages = list(
         _setting(request, "install", None)
@@ -171,9 +175,12 @@ def fp_tenant(request: pytest.FixtureRequest, fp_host: Host) -> TenantHarness:
     )
     config: dict[str, dict[str, Any]] = dict(_setting(request, "config", {}) or {})
     fp_host.create_tenant(slug)
-    for package in packages:
-        fp_host.install(slug, package, config.get(package), with_deps=True)
-    return TenantHarness(fp_host, slug, packages)
+    try:
+        for package in packages:
+            fp_host.install(slug, package, config.get(package), with_deps=True)
+        yield TenantHarness(fp_host, slug, packages)
+    finally:
+        fp_host.db.delete_tenant(slug)
 
 
 @pytest.fixture

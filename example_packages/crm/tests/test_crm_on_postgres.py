@@ -43,11 +43,6 @@ def postgres_url() -> Iterator[str]:
         server.drop_all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fp_host opens the --fleetprompt-db database as it is, so the second test's "
-    "fp_tenant finds tenant 'acme' left by the first (ConflictError: already exists)",
-)
 def test_two_tests_in_a_row_each_get_a_fresh_tenant_on_postgres(
     tmp_path: Path, postgres_url: str
 ) -> None:
