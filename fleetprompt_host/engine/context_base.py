@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 
 from fleetprompt_host.registry import PackageRegistry
 from fleetprompt_host.storage.models import InstallationRow
+from fleetprompt_sdk.enums import Role
 from fleetprompt_sdk.errors import PermissionDeniedError
 from fleetprompt_sdk.manifest import Manifest
 from fleetprompt_sdk.models import Actor, DirectiveRef, Signal
 
-from .directives import DirectiveRequest, derived_key, request_directive
+from .directives import DirectiveRequest, derived_key, request_directive, resolve_target
 from .executions import ExecutionLog
 from .host_directives import host_directive
 from .signals import SignalInput, emit_signal
@@ -173,6 +174,7 @@ class PackageWork(UnitOfWork):
     ) -> DirectiveRef:
         """Request a directive caused by this unit of work (idempotent per key)."""
         self._require("directives:request")
+        self._check_scope(type)
         return self._request(
             type,
             params,
@@ -181,6 +183,27 @@ class PackageWork(UnitOfWork):
             base_key=self.idempotency_key,
             from_package=True,
         )
+
+    def _check_scope(self, type_: str) -> None:
+        # Package code acts as a trusted system actor, so the role check alone would let
+        # any package request any other package's admin-only directives: a package may
+        # request its own types, and its dependencies' types that any member may request.
+        target = resolve_target(self._session, self._registry, type_)
+        if target.package is None or target.package == self.package:
+            return
+        dependencies = {d.name for d in self._manifest.dependencies}
+        if target.package not in dependencies:
+            raise PermissionDeniedError(
+                f"package {self.package!r} cannot request {type_!r}: it belongs to package "
+                f"{target.package!r}, which is not a dependency of {self.package!r}",
+                code="directive-out-of-scope",
+            )
+        if target.required_role is not Role.MEMBER:
+            raise PermissionDeniedError(
+                f"package {self.package!r} cannot request {type_!r}: it needs the "
+                f"{target.required_role.value} role, which only a person can hold",
+                code="directive-out-of-scope",
+            )
 
     @property
     def idempotency_key(self) -> str:
