@@ -57,6 +57,7 @@ from fleetprompt_host.registry import PackageRegistry
 from fleetprompt_host.storage import Database, utcnow
 from fleetprompt_host.storage.models import DirectiveRow
 from fleetprompt_host.testing.postgres import PostgresServer
+from fleetprompt_sdk.models import Actor
 
 URL_ENV = "FLEETPROMPT_BENCH_POSTGRES_URL"
 TENANT = "bench"
@@ -70,7 +71,7 @@ def rate_line(name: str, rate: float, base_name: str, base: float, target: str =
     print(line + (f"   (target {target})" if target else ""), flush=True)
 
 
-def rate(fn: Callable[[int], None], count: int) -> float:
+def rate(fn: Callable[[int], object], count: int) -> float:
     """Return calls per second of ``fn(i)`` over ``count`` calls (after one warm-up)."""
     fn(-1)
     started = time.perf_counter()
@@ -84,7 +85,7 @@ def _signal(i: int) -> SignalInput:
         type="fpbench.thing.happened",
         data={"i": i, "name": f"thing {i}"},
         source="bench",
-        actor="system:bench",
+        actor=Actor.parse("system:bench"),
         correlation_id=f"c{i}",
     )
 
@@ -252,7 +253,7 @@ def fleetprompt_rate(
         session.execute(text("DELETE FROM directives"))
     if done != jobs:
         raise RuntimeError(f"only {done} of {jobs} directives succeeded")
-    return jobs / (last - first).total_seconds()
+    return float(jobs / (last - first).total_seconds())
 
 
 def bare_queue_rate(url: str, workers: int, jobs: int, tmp: Path) -> float:
@@ -278,7 +279,7 @@ def bare_queue_rate(url: str, workers: int, jobs: int, tmp: Path) -> float:
             "SELECT count(*), min(started_at), max(finished_at) FROM bare_jobs"
         ).fetchone()
     assert row is not None and row[0] == jobs
-    return jobs / (row[2] - row[1]).total_seconds()
+    return float(jobs / (row[2] - row[1]).total_seconds())
 
 
 def procrastinate_rate(python: str, url: str, workers: int, jobs: int, tmp: Path) -> float:
@@ -295,7 +296,7 @@ def procrastinate_rate(python: str, url: str, workers: int, jobs: int, tmp: Path
             "min(at) FILTER (WHERE type = 'started'), max(at) FROM procrastinate_events"
         ).fetchone()
     assert row is not None and row[0] == jobs, row
-    return jobs / (row[2] - row[1]).total_seconds()
+    return float(jobs / (row[2] - row[1]).total_seconds())
 
 
 def bench_throughput(

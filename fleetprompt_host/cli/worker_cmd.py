@@ -115,16 +115,16 @@ def worker(
         )
 
     stats = runner.run(on_ready=ready)
-    summary = {
-        "ran": stats.total(),
-        "outcomes": {
-            f"{kind}.{outcome}": n for (kind, outcome), n in sorted(stats.outcomes.items())
-        },
-        "released": stats.released,
-        "idle_exit": stats.idle_exit,
-    }
+    outcomes = {f"{kind}.{outcome}": n for (kind, outcome), n in sorted(stats.outcomes.items())}
     if as_json:
-        emit_json(summary)
+        emit_json(
+            {
+                "ran": stats.total(),
+                "outcomes": outcomes,
+                "released": stats.released,
+                "idle_exit": stats.idle_exit,
+            }
+        )
         return
-    parts = ", ".join(f"{key} {value}" for key, value in summary["outcomes"].items())
-    click.echo(f"worker stopped: ran {summary['ran']}" + (f" ({parts})" if parts else ""))
+    parts = ", ".join(f"{key} {value}" for key, value in outcomes.items())
+    click.echo(f"worker stopped: ran {stats.total()}" + (f" ({parts})" if parts else ""))

@@ -21,9 +21,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import Integer, bindparam, func, literal, or_, select, tuple_, union_all, update
+from sqlalchemy import (
+    Integer,
+    Table,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from ..storage import Database, utcnow
@@ -33,8 +45,8 @@ from .leases import Claim
 
 Kind = Literal["directive", "delivery"]
 
-_D = DirectiveRow.__table__
-_V = DeliveryRow.__table__
+_D = cast(Table, DirectiveRow.__table__)
+_V = cast(Table, DeliveryRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -341,7 +353,7 @@ def release(db: Database, tenant: str, items: Sequence[ClaimedWork], *, ran: boo
                     **extra,
                 )
             )
-            released += session.execute(stmt).rowcount
+            released += cast(CursorResult[Any], session.execute(stmt)).rowcount
         if released:
             mark_due(session, tenant, at)
     return released

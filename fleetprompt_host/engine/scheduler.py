@@ -26,9 +26,9 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -38,7 +38,7 @@ from ..storage.models.work import TenantWorkRow
 from ..storage.sqlite_backend import SqliteBackend
 from .claims import aware, next_due
 
-_W = TenantWorkRow.__table__
+_W = cast(Table, TenantWorkRow.__table__)
 _MARK_SQL = text("SELECT fleetprompt_work.mark_due(:slug, :due)")
 
 #: Called (in this process) with a tenant slug after a mark on SQLite, where there is no
