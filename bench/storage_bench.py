@@ -3,7 +3,14 @@
 Each figure is printed next to a baseline measured in the same run:
 - creating a tenant on PostgreSQL when 0, 1,000 and 5,000 tenants exist (``--quick``:
   0, 40, 100) vs. a bare psycopg script creating the same role, schema, tables and indexes;
-- creating a tenant on SQLite vs. bare ``sqlite3`` creating the same file;
+- creating a tenant on SQLite vs. bare ``sqlite3`` creating the same file: the first
+  creation of a process with no tenant image on disk (the migrations run once), and the
+  following ones (a copy of the image);
+- one short transaction through ``tenant_session`` vs. the same statement and commit on
+  one bare connection with the same settings, on both backends: a single-row INSERT +
+  COMMIT, a read-only session running one SELECT, and an empty write session. On
+  PostgreSQL both sides run with ``synchronous_commit = off``, so the figure is the
+  per-transaction overhead rather than the disk's flush time;
 - a tenant-scoped insert + select through ``tenant_session`` cycling over 10 and over N
   tenants vs. the same statements on one bare psycopg connection;
 - the server memory of one long-lived connection that served N different tenants
@@ -20,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -29,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from report import report, timeit
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -55,7 +63,7 @@ def tenant_ddl(dialect: object, schema: str | None) -> list[str]:
     return [s.replace(prefix, f"{schema}." if schema else "") for s in statements]
 
 
-def per_call(fn: Callable[[int], None], count: int) -> float:
+def per_call(fn: Callable[[int], object], count: int) -> float:
     """Return the median seconds of ``fn(i)`` for i in range(count)."""
     samples = []
     for i in range(count):
@@ -84,6 +92,7 @@ def bench_postgres(quick: bool) -> None:
         bench_pg_create(db, url, levels, samples)
         n = levels[-1]
         bench_pg_round_trip(db, url, n, quick)
+        bench_pg_transactions(db, url, quick)
         bench_pg_memory(db, url, n)
         db.close()
     finally:
@@ -93,7 +102,7 @@ def bench_postgres(quick: bool) -> None:
 def bench_pg_create(db: Database, url: str, levels: list[int], samples: int) -> None:
     import psycopg
 
-    ddl = tenant_ddl(postgresql.dialect(), "SCHEMA")
+    ddl = tenant_ddl(postgresql.dialect(), "SCHEMA")  # type: ignore[no-untyped-call]
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     bare_conn = psycopg.connect(conninfo, autocommit=False)
     database = make_url(url).database
@@ -113,8 +122,15 @@ def bench_pg_create(db: Database, url: str, levels: list[int], samples: int) -> 
             db.create_tenant(f"t{existing:05d}")
             existing += 1
         base = existing
-        ours = per_call(lambda i, b=base: db.create_tenant(f"m{b:05d}_{i}"), samples)
-        bare_time = per_call(lambda i, b=base: bare(b * 100 + i), samples)
+
+        def ours_create(i: int, b: int = base) -> object:
+            return db.create_tenant(f"m{b:05d}_{i}")
+
+        def bare_create(i: int, b: int = base) -> None:
+            bare(b * 100 + i)
+
+        ours = per_call(ours_create, samples)
+        bare_time = per_call(bare_create, samples)
         for i in range(samples):
             db.delete_tenant(f"m{base:05d}_{i}")
             with bare_conn.cursor() as cur:
@@ -168,6 +184,36 @@ def bench_pg_round_trip(db: Database, url: str, n: int, quick: bool) -> None:
             "bare psycopg, one connection",
             baseline,
         )
+    bare_conn.close()
+
+
+def bench_pg_transactions(db: Database, url: str, quick: bool) -> None:
+    import psycopg
+
+    db.create_tenant("txbench")
+    with db.backend.host_transaction() as conn:
+        role = conn.exec_driver_sql(
+            "SELECT db_role FROM fleetprompt.tenants WHERE slug = 'txbench'"
+        ).scalar_one()
+        conn.exec_driver_sql(f'ALTER ROLE "{role}" SET synchronous_commit = off')
+    db.forget_tenant_engine("txbench")
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    bare_conn = psycopg.connect(conninfo)
+    bare_conn.execute("SET synchronous_commit = off")
+    bare_conn.execute("SET search_path TO org_txbench")
+    bare_conn.commit()
+    counter = iter(range(10**9))
+
+    def bare_insert() -> None:
+        bare_conn.execute(BARE_INSERT, (f"b{next(counter)}",))
+        bare_conn.commit()
+
+    def bare_select() -> None:
+        bare_conn.execute(BARE_SELECT).fetchone()
+        bare_conn.commit()
+
+    repeat = 200 if quick else 2000
+    transaction_figures("PG", db, "txbench", bare_insert, bare_select, None, repeat)
     bare_conn.close()
 
 
@@ -249,6 +295,8 @@ def _rss_kb() -> int:
 def bench_sqlite(quick: bool) -> None:
     import sqlite3
 
+    from fleetprompt_host.storage import sqlite_template
+
     samples = 5 if quick else 30
     ddl = tenant_ddl(sqlite.dialect(), None)
     with tempfile.TemporaryDirectory() as tmp:
@@ -262,27 +310,31 @@ def bench_sqlite(quick: bool) -> None:
             conn.execute("COMMIT")
             conn.close()
 
-        ours = per_call(lambda i: db.create_tenant(f"s{i:04d}"), samples)
-        report("SQLite create tenant", ours, "bare sqlite3 DDL", per_call(bare, samples))
+        bare_create = per_call(bare, samples)
+        # As in a new process with no image on disk yet: the migrations run once.
+        sqlite_template._images.clear()
+        started = time.perf_counter()
+        db.create_tenant("s0000")
+        first = time.perf_counter() - started
+        report("SQLite create tenant, first (builds image)", first, "bare sqlite3 DDL", bare_create)
+        ours = per_call(lambda i: db.create_tenant(f"s{i + 1:04d}"), samples)
+        report("SQLite create tenant", ours, "bare sqlite3 DDL", bare_create)
         counter = iter(range(10**9))
-        repeat = 100 if quick else 1000
+        repeat = 300 if quick else 3000
 
         def round_trip() -> None:
             i = next(counter)
             _round_trip(db, "s0000", f"k{i}")
 
         bare_conn = sqlite3.connect(f"{tmp}/bare_0.sqlite", isolation_level=None)
-        bare_conn.execute("PRAGMA journal_mode = WAL")
+        # The same settings as FleetPrompt's tenant connections.
+        for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "busy_timeout = 30000"):
+            bare_conn.execute(f"PRAGMA {pragma}")
 
         def bare_round_trip() -> None:
             key = f"b{next(counter)}"
             bare_conn.execute("BEGIN IMMEDIATE")
-            bare_conn.execute(
-                "INSERT INTO records (package, collection, key, data, provisioned, revision, "
-                "created_at, updated_at) VALUES ('bench', 'c', ?, '{}', 0, 1, "
-                "datetime('now'), datetime('now'))",
-                (key,),
-            )
+            bare_conn.execute(BARE_INSERT.replace("%s", "?"), (key,))
             bare_conn.execute("SELECT data FROM records WHERE key = ?", (key,)).fetchone()
             bare_conn.execute("COMMIT")
 
@@ -292,11 +344,116 @@ def bench_sqlite(quick: bool) -> None:
             "bare sqlite3",
             timeit(bare_round_trip, repeat=repeat),
         )
+
+        def bare_insert() -> None:
+            bare_conn.execute("BEGIN IMMEDIATE")
+            bare_conn.execute(BARE_INSERT.replace("%s", "?"), (f"b{next(counter)}",))
+            bare_conn.execute("COMMIT")
+
+        def bare_select() -> None:
+            bare_conn.execute("BEGIN DEFERRED")
+            bare_conn.execute(BARE_SELECT).fetchone()
+            bare_conn.execute("COMMIT")
+
+        def bare_empty() -> None:
+            bare_conn.execute("BEGIN IMMEDIATE")
+            bare_conn.execute("COMMIT")
+
+        transaction_figures("SQLite", db, "s0000", bare_insert, bare_select, bare_empty, repeat)
         bare_conn.close()
         with db.tenant_session("s0000") as session:
             allocate(session, "bench")
             session.get(CounterRow, "bench")
         db.close()
+
+
+BARE_INSERT = (
+    "INSERT INTO records (package, collection, key, data, provisioned, revision, "
+    "created_at, updated_at) VALUES ('bench', 'c', %s, '{}', false, 1, "
+    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+)
+BARE_SELECT = "SELECT count(*) FROM records WHERE collection = 'none'"
+
+
+def transaction_figures(
+    label: str,
+    db: Database,
+    slug: str,
+    bare_insert: Callable[[], None],
+    bare_select: Callable[[], None],
+    bare_empty: Callable[[], None] | None,
+    repeat: int,
+) -> None:
+    """Report one-transaction figures through ``tenant_session`` next to bare ones.
+
+    The statements are built once, as hot paths do, so the figures are the session's
+    cost (checkout, BEGIN, COMMIT, checks) plus one execution. Without ``bare_empty``
+    (PostgreSQL, where an empty transaction sends nothing) the empty session is skipped.
+    """
+    insert_stmt = insert(RecordRow)
+    select_stmt = select(func.count()).select_from(RecordRow).where(RecordRow.collection == "x")
+    counter = iter(range(10**9))
+
+    def ours_insert() -> None:
+        with db.tenant_session(slug) as session:
+            session.connection().execute(
+                insert_stmt,
+                {"package": "bench", "collection": "t", "key": f"t{next(counter)}", "data": {}},
+            )
+
+    def ours_select() -> None:
+        with db.tenant_session(slug, readonly=True) as session:
+            session.connection().execute(select_stmt).scalar()
+
+    def ours_empty() -> None:
+        with db.tenant_session(slug):
+            pass
+
+    fns = {
+        "insert": ours_insert,
+        "bare insert": bare_insert,
+        "select": ours_select,
+        "bare select": bare_select,
+    }
+    if bare_empty is not None:
+        fns.update({"empty": ours_empty, "bare empty": bare_empty})
+    took = _interleaved(fns, repeat)
+    report(
+        f"{label} tenant_session INSERT+COMMIT",
+        took["insert"],
+        "bare INSERT+COMMIT",
+        took["bare insert"],
+        unit="us",
+    )
+    report(
+        f"{label} read-only session, one SELECT",
+        took["select"],
+        "bare BEGIN+SELECT+COMMIT",
+        took["bare select"],
+        unit="us",
+    )
+    if bare_empty is not None:
+        report(
+            f"{label} empty write session",
+            took["empty"],
+            "bare BEGIN+COMMIT",
+            took["bare empty"],
+            unit="us",
+        )
+
+
+def _interleaved(fns: dict[str, Callable[[], None]], repeat: int) -> dict[str, float]:
+    """Median seconds per call of each function, calls interleaved so drift hits all."""
+    for fn in fns.values():
+        for _ in range(20):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            started = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def main() -> None:

@@ -23,13 +23,35 @@ TenantInitializer = Callable[[Connection], None]
 
 @dataclass
 class TenantHandle:
-    """A cached, ready-to-use binding of one tenant to an engine."""
+    """A cached, ready-to-use binding of one tenant to an engine.
+
+    Sessions connect through two option views of ``engine`` (one per ``readonly`` value)
+    built once here, so a session sets no execution option of its own: the schema
+    translation map is the same object on every statement, and the backend's options
+    (``write_options`` / ``read_options``) ride along without a per-session call.
+    """
 
     slug: str
     schema: str
     engine: Engine
     translate_map: dict[str, str | None]
     extra: dict[str, Any] = field(default_factory=dict)
+    write_options: dict[str, Any] = field(default_factory=dict)
+    read_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._views = (
+            self.engine.execution_options(
+                schema_translate_map=self.translate_map, **self.write_options
+            ),
+            self.engine.execution_options(
+                schema_translate_map=self.translate_map, **self.read_options
+            ),
+        )
+
+    def connect(self, readonly: bool) -> Connection:
+        """Check a connection out of this tenant's pool (not yet in a transaction)."""
+        return self._views[readonly].connect()
 
     def dispose(self) -> None:
         """Close the pooled connections of this tenant."""
@@ -76,11 +98,17 @@ class Backend(ABC):
 
     @abstractmethod
     def handle_is_valid(self, handle: TenantHandle) -> bool:
-        """Return False when a cached handle no longer points at live storage."""
+        """Return False when a cached handle no longer points at live storage.
+
+        Called once per session, right after :meth:`begin_tenant`, so it must be cheap.
+        """
 
     @abstractmethod
     def begin_tenant(self, conn: Connection, readonly: bool) -> None:
-        """Begin the tenant transaction on ``conn`` (read-only when asked)."""
+        """Begin the tenant transaction on ``conn`` (read-only when asked).
+
+        ``conn`` comes from :meth:`TenantHandle.connect` with the same ``readonly``.
+        """
 
     @abstractmethod
     def migrate_tenant(

@@ -61,9 +61,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         """Return an aware UTC datetime."""
         if value is None:
             return None
-        if isinstance(value, str):  # pragma: no cover - defensive, SQLite returns datetime
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        moment: datetime = (
+            datetime.fromisoformat(value)  # pragma: no cover - defensive, SQLite returns datetime
+            if isinstance(value, str)
+            else value
+        )
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def utcnow() -> datetime:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import exc, insert, update
+from sqlalchemy import delete, exc, insert, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -142,33 +142,63 @@ class Database:
         back when it raises. ``session.commit()`` inside the block only flushes. With
         ``readonly`` every write is refused by the database.
 
-        Raises :class:`InvalidInputError` (``invalid-slug``), :class:`NotFoundError`
-        (``tenant-not-found``) or :class:`StorageError` (``tenant-outdated``) before any
-        connection is opened. Database errors inside the block propagate unchanged.
-        """
-        handle = self._handle(slug)
-        with handle.engine.connect() as conn:
-            conn.execution_options(schema_translate_map=handle.translate_map)
-            self.backend.begin_tenant(conn, readonly)
-            session = Session(bind=conn, join_transaction_mode="rollback_only")
-            try:
-                yield session
-                session.flush()
-                conn.commit()
-            except BaseException:
-                session.rollback()
-                conn.rollback()
-                raise
-            finally:
-                session.close()
+        The tenant's registry row is read once per process and its engine cached (a
+        bounded LRU); later sessions check only that the storage is still the same (on
+        SQLite, the file's inode, after BEGIN; on PostgreSQL, a deleted tenant's role is
+        gone, so the database refuses it).
 
-    def _handle(self, slug: str) -> TenantHandle:
+        Raises :class:`InvalidInputError` (``invalid-slug``), :class:`NotFoundError`
+        (``tenant-not-found``) or :class:`StorageError` (``tenant-outdated``,
+        ``tenant-unavailable``) before the block runs. Database errors inside the block
+        propagate unchanged.
+        """
+        conn = self._begin_tenant(slug, readonly)
+        session = Session(bind=conn, join_transaction_mode="rollback_only")
+        try:
+            yield session
+            session.flush()
+            conn.commit()
+        except BaseException:
+            session.rollback()
+            conn.rollback()
+            raise
+        finally:
+            session.close()
+            conn.close()
+
+    def _begin_tenant(self, slug: str, readonly: bool) -> Connection:
+        """Return a connection of tenant ``slug`` inside a freshly begun transaction.
+
+        The cached handle is checked after BEGIN (see :meth:`Backend.handle_is_valid`):
+        a handle found stale (its tenant deleted, or deleted and created again, by another
+        process) is dropped and the tenant looked up again in the registry, so a deleted
+        tenant is refused and a re-created one reached at its new storage.
+        """
+        # Only validated slugs are ever cached, so a hit needs no validation; a miss
+        # validates before anything is opened.
+        handle = self._handles.get(slug) if type(slug) is str else None
+        if handle is None:
+            handle = self._open_handle(slug)
+        for _ in range(2):
+            conn = handle.connect(readonly)
+            try:
+                self.backend.begin_tenant(conn, readonly)
+                if self.backend.handle_is_valid(handle):
+                    return conn
+            except BaseException:
+                conn.close()
+                raise
+            conn.close()
+            self._handles.discard(slug, only=handle)
+            handle = self._open_handle(slug)
+        raise StorageError(
+            f"the storage of tenant {slug!r} changed twice while opening a session; retry",
+            code="tenant-unavailable",
+        )
+
+    def _open_handle(self, slug: str) -> TenantHandle:
+        """Look ``slug`` up in the registry and cache a handle on its storage."""
         validate_slug(slug)
-        handle = self._handles.get(slug)
-        if handle is not None and self.backend.handle_is_valid(handle):
-            return handle
-        if handle is not None:
-            self._handles.discard(slug)
         row = self._active_row(slug)
         head = migrate.head("tenant")
         if row.schema_revision != head:
@@ -271,7 +301,7 @@ class Database:
                 raise NotFoundError(f"tenant {slug!r} does not exist", code="tenant-not-found")
             self._handles.discard(slug)
             self.backend.drop_tenant_storage(conn, row)
-            conn.execute(TenantRow.__table__.delete().where(TenantRow.slug == slug))
+            conn.execute(delete(TenantRow).where(TenantRow.slug == slug))
             audit(conn, by, "tenant.delete", slug)
 
     def forget_tenant_engine(self, slug: str) -> None:

@@ -48,12 +48,22 @@ class EngineCache:
             old.dispose()
         return handle
 
-    def discard(self, slug: str) -> None:
-        """Forget and dispose the handle of ``slug``."""
+    def discard(self, slug: str, only: TenantHandle | None = None) -> None:
+        """Forget and dispose the handle of ``slug`` (only if it is ``only``, when given).
+
+        ``only`` lets a caller that found its handle stale drop that handle without
+        disposing a fresh one another thread has cached meanwhile.
+        """
         with self._lock:
-            handle = self._items.pop(slug, None)
+            handle = self._items.get(slug)
+            if handle is None or (only is not None and handle is not only):
+                handle = None
+            else:
+                del self._items[slug]
         if handle is not None:
             handle.dispose()
+        elif only is not None:
+            only.dispose()
 
     def clear(self) -> None:
         """Dispose every cached handle."""

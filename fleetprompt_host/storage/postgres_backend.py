@@ -201,7 +201,7 @@ class PostgresBackend(Backend):
             connect_args={"options": f"-c search_path={row.schema_name}"},
             pool_pre_ping=False,
             pool_recycle=3600,
-            **self._tenant_pool,  # type: ignore[arg-type]
+            **self._tenant_pool,
         )
         return TenantHandle(row.slug, row.schema_name, engine, {TENANT_SCHEMA: row.schema_name})
 
@@ -210,10 +210,19 @@ class PostgresBackend(Backend):
         return True
 
     def begin_tenant(self, conn: Connection, readonly: bool) -> None:
-        """Begin; a read-only session makes the transaction READ ONLY first thing."""
+        """Begin; a read-only session's transaction starts with ``BEGIN READ ONLY``.
+
+        psycopg sends BEGIN itself, with the connection's ``read_only`` attribute in it,
+        so read-only costs no round trip of its own; and a raw ``COMMIT`` or ``ROLLBACK``
+        in the block does not leave read-only mode, as psycopg's next BEGIN is read-only
+        too. The attribute lives on the pooled connection and is set only when it must
+        change (it can be set only outside a transaction, as at checkout).
+        """
+        raw = conn.connection.dbapi_connection
+        wanted = True if readonly else None
+        if raw.read_only is not wanted:  # type: ignore[union-attr]
+            raw.read_only = wanted  # type: ignore[union-attr]
         conn.begin()
-        if readonly:
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
     def migrate_tenant(
         self,

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from .models.host import HostAuditRow, TenantRow
@@ -73,7 +73,5 @@ def fetch_tenants(conn: Connection) -> list[TenantRow]:
 def audit(conn: Connection, actor: str, action: str, slug: str | None, **details: Any) -> None:
     """Record a host-level action in ``host_audit``."""
     conn.execute(
-        HostAuditRow.__table__.insert().values(
-            actor=actor, action=action, tenant_slug=slug, details=details
-        )
+        insert(HostAuditRow).values(actor=actor, action=action, tenant_slug=slug, details=details)
     )

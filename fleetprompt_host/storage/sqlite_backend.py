@@ -10,17 +10,18 @@ refuses ATTACH, DDL and pragma changes (see :mod:`.sqlite_guard`).
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import create_engine, delete, event
+from sqlalchemy import create_engine, delete, event, exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
-from . import migrate
+from . import migrate, sqlite_template
 from .backend import Backend, TenantHandle, TenantInitializer
 from .base import HOST_SCHEMA, TENANT_SCHEMA
 from .models.host import TenantRow
@@ -29,6 +30,11 @@ from .sqlite_guard import install as install_guard
 
 BUSY_TIMEOUT_MS = 30_000
 _TENANT_MAP: dict[str, str | None] = {TENANT_SCHEMA: None}
+_GUARD = "fp_guard"
+#: The ``query_only`` value last set on a tenant connection (it persists per connection).
+_QUERY_ONLY = "fp_query_only"
+_BEGIN = {False: "BEGIN IMMEDIATE", True: "BEGIN DEFERRED"}
+_SET_QUERY_ONLY = {False: "PRAGMA query_only = 0", True: "PRAGMA query_only = 1"}
 
 
 def _configure(engine: Engine, *, guarded: bool, wal: bool) -> None:
@@ -46,18 +52,32 @@ def _configure(engine: Engine, *, guarded: bool, wal: bool) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
         if guarded:
-            record.info["fp_guard"] = install_guard(dbapi_connection)
+            record.info[_GUARD] = install_guard(dbapi_connection)
+            record.info[_QUERY_ONLY] = False
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
+        # Runs for every transaction, so it talks to sqlite3 directly rather than through
+        # a second SQLAlchemy execution.
         readonly = conn.get_execution_options().get("fp_begin") == "DEFERRED"
-        if guarded:
-            # query_only is per connection and outlives transactions, so every tenant
-            # transaction sets it, before BEGIN (BEGIN IMMEDIATE is itself a write).
-            raw = conn.connection.dbapi_connection
-            with conn.connection.info["fp_guard"].lifted_for_host():
-                raw.execute(f"PRAGMA query_only = {1 if readonly else 0}")  # type: ignore[union-attr]
-        conn.exec_driver_sql("BEGIN DEFERRED" if readonly else "BEGIN IMMEDIATE")
+        pooled = conn.connection
+        raw = pooled.dbapi_connection
+        statement = _BEGIN[readonly]
+        try:
+            if guarded and pooled.info[_QUERY_ONLY] is not readonly:
+                # query_only is per connection and outlives transactions. The guard
+                # refuses every pragma write from tenant SQL, so the value recorded here
+                # is the connection's real one and is only set when it must change;
+                # before BEGIN, as BEGIN IMMEDIATE is itself a write.
+                statement = _SET_QUERY_ONLY[readonly]
+                pooled.info[_QUERY_ONLY] = None
+                with pooled.info[_GUARD].lifted_for_host():
+                    raw.execute(statement)  # type: ignore[union-attr]
+                pooled.info[_QUERY_ONLY] = readonly
+                statement = _BEGIN[readonly]
+            raw.execute(statement)  # type: ignore[union-attr]
+        except sqlite3.Error as error:
+            raise exc.DBAPIError.instance(statement, None, error, sqlite3.Error) from error
 
 
 def _file_url(path: Path, *, create: bool) -> str:
@@ -117,10 +137,16 @@ class SqliteBackend(Backend):
             leftover.unlink(missing_ok=True)
 
     @contextmanager
-    def _maintenance(self, path: Path, *, create: bool = False) -> Iterator[Connection]:
-        """An unguarded, unpooled connection to a tenant file, inside a transaction."""
+    def _maintenance(
+        self, path: Path, *, create: bool = False, wal: bool | None = None
+    ) -> Iterator[Connection]:
+        """An unguarded, unpooled connection to a tenant file, inside a transaction.
+
+        ``wal`` defaults to ``not create``: a file being built stays in rollback-journal
+        mode until its first tenant connection switches it to WAL.
+        """
         engine = create_engine(_file_url(path, create=create), poolclass=NullPool)
-        _configure(engine, guarded=False, wal=not create)
+        _configure(engine, guarded=False, wal=not create if wal is None else wal)
         try:
             with engine.connect() as conn:
                 conn.execution_options(schema_translate_map=_TENANT_MAP)
@@ -136,42 +162,76 @@ class SqliteBackend(Backend):
         initializer: TenantInitializer,
         pause: Callable[[], None],
     ) -> str:
-        """Build the tenant file under a temporary name, then rename it into place.
+        """Copy the tenant image to a temporary name, initialize it, rename it into place.
 
-        The caller holds the host write lock and no registry row exists for this slug,
-        so any file left by a crashed earlier attempt is an orphan and is removed first.
+        The image is the tenant schema at head, built once by the migrations (see
+        :mod:`.sqlite_template`). The caller holds the host write lock and no registry
+        row exists for this slug, so any file left by a crashed earlier attempt is an
+        orphan and is removed first.
         """
         self._remove_files(row.schema_name)
         path = self.tenant_path(row.schema_name)
         tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        with self._maintenance(tmp, create=True) as tconn:
-            revision = migrate.upgrade(tconn, "tenant", None)
+        data = sqlite_template.image(
+            sqlite_template.cache_dir(self.host_path),
+            self.tenants_dir,
+            lambda new: self._maintenance(new, create=True),
+        )
+        with open(tmp, "xb") as out:
+            out.write(data)
+        with self._maintenance(tmp, wal=False) as tconn:
+            stamped = tconn.exec_driver_sql(f"SELECT version_num FROM {migrate.VERSION_TABLE}")
+            revision = str(stamped.scalar_one())
             initializer(tconn)
             pause()
+        _fsync_file(tmp)
         os.replace(tmp, path)
         _fsync_dir(self.tenants_dir)
         assert revision is not None
         return revision
 
     def drop_tenant_storage(self, conn: Connection, row: TenantRow) -> None:
-        """Delete the tenant's file (and its WAL files)."""
+        """Delete the tenant's file (and its WAL files) while holding its write lock.
+
+        Taking the lock first waits for write transactions already running on the file
+        (in any process) to finish, and a writer that begins after the unlink finds the
+        file gone (:meth:`handle_is_valid` runs after ``BEGIN IMMEDIATE``): no write can
+        land in a deleted tenant.
+        """
+        try:
+            with self._maintenance(self.tenant_path(row.schema_name), wal=False):
+                self._remove_files(row.schema_name)
+        except exc.DBAPIError:
+            pass  # no file, or not a database: nothing can be writing to it
         self._remove_files(row.schema_name)
         _fsync_dir(self.tenants_dir)
 
     def open_tenant(self, row: TenantRow) -> TenantHandle:
         """Return a handle on a pooled, guarded engine for the tenant's file."""
         path = self.tenant_path(row.schema_name)
-        engine = create_engine(_file_url(path, create=False), **self._pool)  # type: ignore[arg-type]
+        engine = create_engine(_file_url(path, create=False), **self._pool)
         _configure(engine, guarded=True, wal=True)
-        return TenantHandle(row.slug, row.schema_name, engine, _TENANT_MAP, {"path": path})
+        return TenantHandle(
+            row.slug,
+            row.schema_name,
+            engine,
+            _TENANT_MAP,
+            {"path": str(path), "identity": _identity(str(path))},
+            write_options={"fp_begin": "IMMEDIATE"},
+            read_options={"fp_begin": "DEFERRED"},
+        )
 
     def handle_is_valid(self, handle: TenantHandle) -> bool:
-        """A handle is stale once its file is gone (deleted by another process)."""
-        return bool(handle.extra["path"].exists())
+        """A handle is stale once its file is gone or replaced (by another process).
+
+        Pooled connections keep the file they opened even after it is unlinked, so the
+        file now at the path must be the one the handle was opened on (same inode).
+        """
+        identity = handle.extra["identity"]
+        return identity is not None and _identity(handle.extra["path"]) == identity
 
     def begin_tenant(self, conn: Connection, readonly: bool) -> None:
         """Begin (deferred when read-only); the begin hook switches ``query_only`` to match."""
-        conn.execution_options(fp_begin="DEFERRED" if readonly else "IMMEDIATE")
         conn.begin()
 
     def migrate_tenant(
@@ -209,6 +269,24 @@ class SqliteBackend(Backend):
             deleted = tconn.execute(delete(SignalRow).where(where)).rowcount
             tconn.exec_driver_sql(trigger_sql)
             return int(deleted)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """Return the (device, inode) of ``path``, or None when nothing is there."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (stat.st_dev, stat.st_ino)
+
+
+def _fsync_file(path: Path) -> None:
+    """Make the content of ``path`` durable before it is renamed into place."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:

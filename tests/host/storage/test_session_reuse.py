@@ -1,0 +1,237 @@
+"""What a tenant session reuses between sessions (engine, pooled connection, compiled
+statements, read-only state) and how stale reuse is caught: a tenant deleted or replaced
+by another process is never written through a cached engine."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import exc, func, select, text
+
+from fleetprompt_host.storage import Database
+from fleetprompt_host.storage.backend import TenantHandle
+from fleetprompt_host.storage.engine_cache import EngineCache
+from fleetprompt_host.storage.models import CounterRow, RecordRow
+from fleetprompt_host.storage.sqlite_backend import SqliteBackend
+from fleetprompt_sdk.errors import InvalidInputError, NotFoundError
+
+WRITE = "INSERT INTO counters (name, value) VALUES (:name, 1)"
+
+
+def _keys(db: Database, slug: str) -> list[str]:
+    with db.tenant_session(slug, readonly=True) as session:
+        return list(session.execute(select(RecordRow.key).order_by(RecordRow.key)).scalars())
+
+
+def _write(db: Database, slug: str, key: str) -> None:
+    with db.tenant_session(slug) as session:
+        session.add(RecordRow(package="crm", collection="c", key=key, data={}))
+
+
+def _is_read_only_refusal(error: exc.DBAPIError) -> bool:
+    text_ = str(error.orig).lower()
+    return "read-only" in text_ or "readonly" in text_
+
+
+# -- both backends ----------------------------------------------------------------------
+
+
+def test_read_only_and_write_sessions_alternate_on_one_pooled_connection(db: Database) -> None:
+    db.create_tenant("acme")
+    for round_ in range(3):
+        with pytest.raises(exc.DBAPIError) as info, db.tenant_session("acme", True) as s:
+            s.execute(text(WRITE), {"name": f"ro{round_}"})
+        assert _is_read_only_refusal(info.value)
+        with db.tenant_session("acme") as session:
+            session.execute(text(WRITE), {"name": f"rw{round_}"})
+    with db.tenant_session("acme", readonly=True) as session:
+        names = session.execute(select(CounterRow.name).order_by(CounterRow.name)).scalars()
+        assert list(names) == ["rw0", "rw1", "rw2"]
+
+
+@pytest.mark.parametrize("end", ["COMMIT", "ROLLBACK"])
+def test_a_read_only_session_stays_read_only_after_raw_sql_ends_its_transaction(
+    db: Database, end: str
+) -> None:
+    db.create_tenant("acme")
+    with pytest.raises(exc.DBAPIError) as info, db.tenant_session("acme", True) as session:
+        session.execute(text(end))
+        session.execute(text(WRITE), {"name": "sneaked"})
+    assert _is_read_only_refusal(info.value)
+    with db.tenant_session("acme", readonly=True) as session:
+        assert session.execute(select(func.count()).select_from(CounterRow)).scalar() == 0
+
+
+def test_a_statement_is_compiled_once_for_every_session_of_a_tenant(db: Database) -> None:
+    db.create_tenant("acme")
+    query = select(RecordRow.key).where(RecordRow.collection == "c")
+    outcomes = []
+    for _ in range(3):
+        with db.tenant_session("acme", readonly=True) as session:
+            result = session.connection().execute(query)
+            outcomes.append(result.context.cache_hit)
+            result.close()
+    dialect = db.backend.host_engine.dialect
+    assert outcomes[1:] == [dialect.CACHE_HIT] * 2
+
+
+def test_a_cached_tenant_is_not_looked_up_in_the_registry_again_until_forgotten(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db.create_tenant("acme")
+    _write(db, "acme", "1")
+    lookups: list[str] = []
+    original = db._active_row
+
+    def counting(slug: str, conn: object = None) -> object:
+        lookups.append(slug)
+        return original(slug)
+
+    monkeypatch.setattr(db, "_active_row", counting)
+    _write(db, "acme", "2")
+    assert _keys(db, "acme") == ["1", "2"]
+    assert lookups == []
+    db.forget_tenant_engine("acme")
+    assert _keys(db, "acme") == ["1", "2"]
+    assert lookups == ["acme"]
+
+
+@pytest.mark.parametrize("slug", [None, 42, ["acme"], "Acme"])
+def test_a_malformed_slug_is_refused_before_any_cache_or_registry_lookup(
+    db: Database, slug: object
+) -> None:
+    db.create_tenant("acme")
+    _write(db, "acme", "1")
+    with pytest.raises(InvalidInputError) as info, db.tenant_session(slug):  # type: ignore[arg-type]
+        pass
+    assert info.value.code == "invalid-slug"
+
+
+def test_a_tenant_deleted_by_another_process_is_refused_on_both_kinds_of_session(
+    db: Database,
+) -> None:
+    db.create_tenant("acme")
+    _write(db, "acme", "1")
+    assert _keys(db, "acme") == ["1"]
+    with Database(db.url) as other:
+        other.delete_tenant("acme")
+    # SQLite refuses at the start of the session; on PostgreSQL the tenant's role is gone,
+    # so the database refuses the first statement.
+    for readonly in (False, True):
+        refused = pytest.raises((NotFoundError, exc.DBAPIError))
+        with refused, db.tenant_session("acme", readonly) as session:
+            session.execute(select(func.count()).select_from(RecordRow)).scalar()
+    with pytest.raises(NotFoundError):
+        db.get_tenant("acme")
+
+
+# -- SQLite -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sq_db(tmp_path: Path) -> Iterator[Database]:
+    """A SQLite database with tenant ``acme`` holding record ``before``."""
+    database = Database(f"sqlite:///{tmp_path / 'home' / 'fleetprompt.sqlite'}")
+    database.create_tenant("acme")
+    _write(database, "acme", "before")
+    yield database
+    database.close()
+
+
+def _acme_file(db: Database) -> Path:
+    backend = db.backend
+    assert isinstance(backend, SqliteBackend)
+    return backend.tenant_path("org_acme")
+
+
+def test_a_write_after_another_process_deleted_the_tenant_is_refused_and_recreates_nothing(
+    sq_db: Database,
+) -> None:
+    with Database(sq_db.url) as other:
+        other.delete_tenant("acme")
+    with pytest.raises(NotFoundError), sq_db.tenant_session("acme") as session:
+        session.add(RecordRow(package="crm", collection="c", key="lost", data={}))
+    files = sorted(p.name for p in _acme_file(sq_db).parent.iterdir())
+    assert files == []
+
+
+def test_a_tenant_deleted_and_created_again_elsewhere_is_written_at_its_new_file(
+    sq_db: Database,
+) -> None:
+    with Database(sq_db.url) as other:
+        other.delete_tenant("acme")
+        other.create_tenant("acme")
+        # The cached engine's pooled connection still holds the unlinked old file.
+        _write(sq_db, "acme", "after")
+        assert _keys(other, "acme") == ["after"]
+    assert _keys(sq_db, "acme") == ["after"]
+
+
+def test_deleting_a_tenant_waits_for_its_running_write_transaction(sq_db: Database) -> None:
+    inside, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with sq_db.tenant_session("acme") as session:
+                session.add(RecordRow(package="crm", collection="c", key="during", data={}))
+                session.flush()
+                inside.set()
+                assert release.wait(30)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+            inside.set()
+
+    other = Database(sq_db.url)
+    deleter = threading.Thread(target=other.delete_tenant, args=("acme",))
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert inside.wait(30)
+    deleter.start()
+    deleter.join(timeout=0.5)
+    still_waiting = deleter.is_alive()
+    release.set()
+    thread.join(timeout=30)
+    deleter.join(timeout=30)
+    other.close()
+    assert errors == []
+    assert still_waiting, "the delete did not wait for the open write transaction"
+    assert not _acme_file(sq_db).exists()
+    with pytest.raises(NotFoundError), sq_db.tenant_session("acme"):
+        pass
+
+
+def test_a_tenant_whose_file_is_not_a_database_can_still_be_deleted(sq_db: Database) -> None:
+    sq_db.forget_tenant_engine("acme")
+    _acme_file(sq_db).write_bytes(b"this is not a database" * 100)
+    sq_db.delete_tenant("acme")
+    assert sorted(_acme_file(sq_db).parent.iterdir()) == []
+
+
+# -- the engine cache ----------------------------------------------------------------------
+
+
+class _Handle(TenantHandle):
+    """A handle whose disposal is only recorded (no engine behind it)."""
+
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+        self.disposed = False
+
+    def dispose(self) -> None:
+        self.disposed = True
+
+
+def test_dropping_a_stale_handle_leaves_a_fresh_one_cached_by_another_thread() -> None:
+    cache = EngineCache(4)
+    stale, fresh = _Handle("acme"), _Handle("acme")
+    cache.put(fresh)
+    cache.discard("acme", only=stale)
+    assert cache.get("acme") is fresh
+    assert (stale.disposed, fresh.disposed) == (True, False)
+    cache.discard("acme", only=fresh)
+    assert cache.get("acme") is None
+    assert fresh.disposed
