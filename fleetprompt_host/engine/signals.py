@@ -33,6 +33,7 @@ from fleetprompt_sdk.errors import InvalidInputError, StorageError
 from fleetprompt_sdk.models import Actor, Signal, Subject
 from fleetprompt_sdk.naming import is_event_type, versioned_segment
 
+from . import sqlite_fast
 from .installed import active_packages
 from .jsonsafe import check_json, json_size
 from .schemas import validate
@@ -40,7 +41,6 @@ from .statements import (
     DELIVERY_INSERT,
     allocate_fast,
     dialect_of,
-    signal_insert,
     signal_insert_numbered,
 )
 from .subscriptions import any_subscriber, subscribers
@@ -206,11 +206,12 @@ def emit_signal(
         if row is not None:
             values.update(seq=row.seq, recorded_at=row.recorded_at)
     else:
-        values["seq"] = allocate_fast(session, COUNTER)
+        raw = sqlite_fast.raw_connection(session)
+        values["seq"] = sqlite_fast.allocate(raw, COUNTER)
         # Taken after the counter lock, so recorded_at follows seq order.
         values["recorded_at"] = utcnow()
         values["occurred_at"] = item.occurred_at or values["recorded_at"]
-        inserted = session.execute(signal_insert(dialect), values).scalar_one_or_none()
+        inserted = sqlite_fast.insert_signal(raw, session.get_bind().dialect, values)
     if inserted is None:
         # Lost a race on a dedupe key: we hold the counter lock, so nobody allocated after
         # us and handing the number back keeps seq gap-free.
