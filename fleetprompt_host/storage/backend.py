@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,7 +90,15 @@ class Backend(ABC):
 
     @abstractmethod
     def drop_tenant_storage(self, conn: Connection, row: TenantRow) -> None:
-        """Drop the tenant's data (schema and role, or file) and nothing else."""
+        """Drop the tenant's data (schema and role, or file) and nothing else.
+
+        Called inside :meth:`tenant_storage_lock` of the tenant's schema.
+        """
+
+    def tenant_storage_lock(self, schema: str) -> AbstractContextManager[None]:
+        """Hold what keeps tenant writers out while the tenant is dropped (here nothing:
+        PostgreSQL's ``DROP SCHEMA`` takes its own locks)."""
+        return nullcontext()
 
     @abstractmethod
     def open_tenant(self, row: TenantRow) -> TenantHandle:

@@ -295,7 +295,10 @@ class Database:
         """Drop tenant ``slug``'s data (schema and role, or file) and its registry row."""
         validate_slug(slug)
         by = _actor_text(actor)
-        with self.backend.host_transaction() as conn:
+        # The tenant's storage lock is taken before the host's, the order tenant writers
+        # take them in (a tenant transaction may mark work due in the host).
+        lock = self.backend.tenant_storage_lock(schema_name(slug))
+        with lock, self.backend.host_transaction() as conn:
             row = fetch_tenant(conn, slug)
             if row is None:
                 raise NotFoundError(f"tenant {slug!r} does not exist", code="tenant-not-found")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -191,20 +191,24 @@ class SqliteBackend(Backend):
         return revision
 
     def drop_tenant_storage(self, conn: Connection, row: TenantRow) -> None:
-        """Delete the tenant's file (and its WAL files) while holding its write lock.
-
-        Taking the lock first waits for write transactions already running on the file
-        (in any process) to finish, and a writer that begins after the unlink finds the
-        file gone (:meth:`handle_is_valid` runs after ``BEGIN IMMEDIATE``): no write can
-        land in a deleted tenant.
-        """
-        try:
-            with self._maintenance(self.tenant_path(row.schema_name), wal=False):
-                self._remove_files(row.schema_name)
-        except exc.DBAPIError:
-            pass  # no file, or not a database: nothing can be writing to it
+        """Delete the tenant's file (and its WAL files); see :meth:`tenant_storage_lock`."""
         self._remove_files(row.schema_name)
         _fsync_dir(self.tenants_dir)
+
+    @contextmanager
+    def tenant_storage_lock(self, schema: str) -> Iterator[None]:
+        """Hold the write lock of the tenant's file, if it is a database.
+
+        Taking it waits for write transactions already running on the file (in any
+        process) to finish, and a writer that begins after the unlink finds the file gone
+        (:meth:`handle_is_valid` runs after ``BEGIN IMMEDIATE``): no write that starts
+        after a delete lands in the deleted tenant. Nothing to lock when there is no file
+        or it is not a database (nothing can be writing to it).
+        """
+        with ExitStack() as stack:
+            with suppress(exc.DBAPIError):
+                stack.enter_context(self._maintenance(self.tenant_path(schema), wal=False))
+            yield
 
     def open_tenant(self, row: TenantRow) -> TenantHandle:
         """Return a handle on a pooled, guarded engine for the tenant's file."""

@@ -15,6 +15,7 @@ from fleetprompt_host.storage import Database
 from fleetprompt_host.storage.backend import TenantHandle
 from fleetprompt_host.storage.engine_cache import EngineCache
 from fleetprompt_host.storage.models import CounterRow, RecordRow
+from fleetprompt_host.storage.registry import audit
 from fleetprompt_host.storage.sqlite_backend import SqliteBackend
 from fleetprompt_sdk.errors import InvalidInputError, NotFoundError
 
@@ -170,8 +171,16 @@ def test_a_tenant_deleted_and_created_again_elsewhere_is_written_at_its_new_file
     assert _keys(sq_db, "acme") == ["after"]
 
 
-def test_deleting_a_tenant_waits_for_its_running_write_transaction(sq_db: Database) -> None:
-    inside, release = threading.Event(), threading.Event()
+def test_deleting_a_tenant_waits_for_its_running_write_transaction_without_blocking_the_host(
+    sq_db: Database,
+) -> None:
+    """The writer, like one marking work due, writes the host inside its transaction.
+
+    The delete must wait for the writer's commit, and must not hold the host while it
+    waits: the writer's host write goes through while the delete is still waiting.
+    """
+    inside, go_host, host_written = threading.Event(), threading.Event(), threading.Event()
+    release = threading.Event()
     errors: list[BaseException] = []
 
     def writer() -> None:
@@ -180,6 +189,10 @@ def test_deleting_a_tenant_waits_for_its_running_write_transaction(sq_db: Databa
                 session.add(RecordRow(package="crm", collection="c", key="during", data={}))
                 session.flush()
                 inside.set()
+                assert go_host.wait(30)
+                with sq_db.backend.host_transaction() as host:
+                    audit(host, "system:test", "test.during", "acme")
+                host_written.set()
                 assert release.wait(30)
         except BaseException as error:  # pragma: no cover - reported below
             errors.append(error)
@@ -192,13 +205,17 @@ def test_deleting_a_tenant_waits_for_its_running_write_transaction(sq_db: Databa
     assert inside.wait(30)
     deleter.start()
     deleter.join(timeout=0.5)
+    started_waiting = deleter.is_alive()
+    go_host.set()
+    host_went_through = host_written.wait(10)
     still_waiting = deleter.is_alive()
     release.set()
     thread.join(timeout=30)
     deleter.join(timeout=30)
     other.close()
     assert errors == []
-    assert still_waiting, "the delete did not wait for the open write transaction"
+    assert started_waiting and still_waiting, "the delete did not wait for the writer"
+    assert host_went_through, "the writer's host write waited for the delete"
     assert not _acme_file(sq_db).exists()
     with pytest.raises(NotFoundError), sq_db.tenant_session("acme"):
         pass
