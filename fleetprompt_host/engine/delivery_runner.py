@@ -102,8 +102,7 @@ def deliver_signal(
             ):
                 handler(ctx, signal)
             session.flush()
-            _finish_delivery(session, row.id, claim, status="done")
-            log.write(session, "succeeded", outcome="done")
+            _finish_delivery(session, row.id, claim, status="done", log=log)
         return RunOutcome("delivery", str(delivery_id), "done", attempt, log.id)
     except Superseded as stale:
         return record_superseded(
@@ -145,7 +144,9 @@ def _finish_delivery(
     status: str,
     error: dict[str, Any] | None = None,
     next_attempt_at: datetime | None = None,
+    log: ExecutionLog | None = None,
 ) -> None:
+    # With ``log`` (a success), the execution is written with the fenced UPDATE.
     now = utcnow()
     params = {
         "p_id": delivery_id,
@@ -156,7 +157,10 @@ def _finish_delivery(
         "p_completed_at": None if status == "pending" else now,
         "p_now": now,
     }
-    fenced = affected(session.execute(DELIVERY_FINISH, params))
+    if log is None:
+        fenced = affected(session.execute(DELIVERY_FINISH, params))
+    else:
+        fenced = log.write_with(session, DELIVERY_FINISH, params, "succeeded", outcome=status)
     if fenced != 1:
         current = session.get(DeliveryRow, delivery_id, populate_existing=True)
         raise Superseded(

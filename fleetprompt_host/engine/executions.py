@@ -17,6 +17,7 @@ redacted. Every execution carries the correlation id of the work it belongs to.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Update, bindparam, cast, func, insert, select, union_all, update
 from sqlalchemy.orm import Session
 
 from fleetprompt_host.storage.base import new_id, utcnow
@@ -33,7 +34,11 @@ from fleetprompt_host.storage.models.executions import EXECUTION_STATUSES, STEP_
 from fleetprompt_sdk.errors import InvalidInputError, NotFoundError
 
 from .jsonsafe import redact
+from .leases import affected
 from .statements import EXECUTION_INSERT, STEP_INSERT, dialect_of, execution_with_steps
+
+_EXECUTIONS: Any = ExecutionRow.__table__
+_STEPS: Any = ExecutionStepRow.__table__
 
 
 def _check_kind(kind: str) -> None:
@@ -131,8 +136,10 @@ class ExecutionLog:
         """Milliseconds since the log was created."""
         return round((time.perf_counter() - self._clock) * 1000, 3)
 
-    def write(self, session: Session, status: str, **summary: Any) -> str:
-        """Insert the execution (finished now, with ``status``) and its steps; return its id."""
+    def _rows(
+        self, status: str, summary: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Return the execution row (finished now, with ``status``) and its step rows."""
         _check_status(status)
         finished = self.started_at + timedelta(milliseconds=self.elapsed_ms())
         execution = {
@@ -147,17 +154,82 @@ class ExecutionLog:
             "summary": redact({**self.summary, **summary, "duration_ms": self.elapsed_ms()}),
         }
         steps = [s.row(self.id, seq) for seq, s in enumerate(self.steps, start=1)]
-        if steps and dialect_of(session) == "postgresql" and len(steps) <= 16:
+        return execution, steps
+
+    def write(self, session: Session, status: str, **summary: Any) -> str:
+        """Insert the execution (finished now, with ``status``) and its steps; return its id."""
+        execution, steps = self._rows(status, summary)
+        if _one_statement(session, steps):
             # One round trip for the execution and its steps.
-            params = {f"e_{name}": value for name, value in execution.items()}
-            for n, step in enumerate(steps):
-                params.update({f"s{n}_{name}": value for name, value in step.items()})
-            session.execute(execution_with_steps(len(steps)), params)
+            session.execute(execution_with_steps(len(steps)), _bound(execution, steps))
             return self.id
         session.execute(EXECUTION_INSERT, execution)
         if steps:
             session.execute(STEP_INSERT, steps)
         return self.id
+
+    def write_with(
+        self,
+        session: Session,
+        statement: Update,
+        params: dict[str, Any],
+        status: str,
+        **summary: Any,
+    ) -> int:
+        """Run ``statement`` (an UPDATE with ``params``) and :meth:`write` the log; return
+        the UPDATE's row count.
+
+        On PostgreSQL both go in one round trip (the inserts ride along as CTEs). The log
+        is written whatever the count: a caller that finds the UPDATE fenced off rolls the
+        transaction back, the log with it.
+        """
+        execution, steps = self._rows(status, summary)
+        if _one_statement(session, steps):
+            bound = {**params, **_bound(execution, steps)}
+            return affected(session.execute(_update_with_execution(statement, len(steps)), bound))
+        count = affected(session.execute(statement, params))
+        self.write(session, status, **summary)
+        return count
+
+
+def _one_statement(session: Session, steps: list[dict[str, Any]]) -> bool:
+    return bool(steps) and len(steps) <= 16 and dialect_of(session) == "postgresql"
+
+
+def _bound(execution: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
+    params = {f"e_{name}": value for name, value in execution.items()}
+    for n, step in enumerate(steps):
+        params.update({f"s{n}_{name}": value for name, value in step.items()})
+    return params
+
+
+@functools.cache
+def _update_with_execution(statement: Update, steps: int) -> Update:
+    """PostgreSQL: ``statement`` with the execution and ``steps`` steps inserted as CTEs.
+
+    Binds as :func:`~fleetprompt_host.engine.statements.execution_with_steps` does.
+    """
+    execution = (
+        insert(_EXECUTIONS)
+        .values({c.name: bindparam(f"e_{c.name}", type_=c.type) for c in _EXECUTIONS.c})
+        .cte("fp_fenced_execution")
+    )
+    names = [c.name for c in _STEPS.c if c.name != "id"]
+    rows = [
+        select(*[_typed(f"s{n}_{name}", _STEPS.c[name].type) for name in names])
+        for n in range(steps)
+    ]
+    source = rows[0] if steps == 1 else union_all(*rows)
+    # Data-modifying CTEs must sit at the top level: both hang off the UPDATE. The steps
+    # reference the execution row, so its CTE goes first; PostgreSQL checks the foreign key
+    # at the end of the statement.
+    inserted = insert(_STEPS).from_select(names, source).cte("fp_fenced_steps")
+    return statement.add_cte(execution, inserted)
+
+
+def _typed(name: str, type_: Any) -> Any:
+    # Explicit casts: in a UNION, PostgreSQL would guess text for a NULL float.
+    return cast(bindparam(name, type_=type_), type_)
 
 
 def error_doc(exc: BaseException) -> dict[str, Any]:

@@ -139,9 +139,8 @@ def run_directive(
             result = _call_directive(session, registry, tenant, row, claim, log)
             session.flush()
             _finish_directive(
-                session, registry, tenant, row, claim, status="succeeded", result=result
+                session, registry, tenant, row, claim, status="succeeded", result=result, log=log
             )
-            log.write(session, "succeeded", outcome="succeeded")
         return RunOutcome("directive", directive_id, "succeeded", attempt, log.id, result=result)
     except Superseded as stale:
         return record_superseded(db, tenant, "directive", directive_id, attempt, claim, log, stale)
@@ -209,8 +208,12 @@ def _finish_directive(
     result: dict[str, Any] | None = None,
     error: dict[str, Any] | None = None,
     run_after: datetime | None = None,
+    log: ExecutionLog | None = None,
 ) -> None:
-    """Lifecycle signals first (counter lock before row lock, everywhere), then the fence."""
+    """Lifecycle signals first (counter lock before row lock, everywhere), then the fence.
+
+    With ``log``, the execution is written (outcome ``status``) with the fenced UPDATE.
+    """
     attempt, now = row.attempts, utcnow()
     # Written at the end to keep the tenant's signal counter free while the handler runs;
     # occurred_at still says when the attempt started.
@@ -231,7 +234,10 @@ def _finish_directive(
         "p_completed_at": None if status == "requested" else now,
         "p_now": now,
     }
-    fenced = affected(session.execute(DIRECTIVE_FINISH, params))
+    if log is None:
+        fenced = affected(session.execute(DIRECTIVE_FINISH, params))
+    else:
+        fenced = log.write_with(session, DIRECTIVE_FINISH, params, status, outcome=status)
     if fenced != 1:
         current = session.get(DirectiveRow, row.id, populate_existing=True)
         raise Superseded(

@@ -11,10 +11,28 @@ from jsonschema.exceptions import ValidationError
 
 from fleetprompt_sdk.errors import InvalidInputError
 
+_CACHE_LIMIT = 1024
+# Validators of the schema objects seen, by identity: manifests hand out the same dict on
+# every call, so the common case costs a dict lookup instead of serialising the schema.
+# Each entry keeps its schema alive, so an id cannot be reused while it is cached.
+_by_identity: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
 
-@functools.lru_cache(maxsize=1024)
-def _validator(schema_text: str) -> Draft202012Validator:
+
+@functools.lru_cache(maxsize=_CACHE_LIMIT)
+def _validator_of_text(schema_text: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(schema_text))
+
+
+def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    hit = _by_identity.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    # Equal schemas share one compiled validator, whatever object carries them.
+    validator = _validator_of_text(json.dumps(schema, sort_keys=True))
+    if len(_by_identity) >= _CACHE_LIMIT:
+        _by_identity.clear()
+    _by_identity[id(schema)] = (schema, validator)
+    return validator
 
 
 def _where(root: str, error: ValidationError) -> str:
@@ -30,7 +48,9 @@ def validate(value: Any, schema: dict[str, Any], *, root: str, code: str, what: 
     Errors are reported deepest path first, then in path order, so the message points at
     the field to fix rather than at its container.
     """
-    validator = _validator(json.dumps(schema, sort_keys=True))
+    if not schema:
+        return  # the empty schema accepts every value
+    validator = _validator(schema)
     errors = sorted(
         validator.iter_errors(value),
         key=lambda e: (-len(e.absolute_path), [str(p) for p in e.absolute_path]),
