@@ -25,10 +25,9 @@ TenantInitializer = Callable[[Connection], None]
 class TenantHandle:
     """A cached, ready-to-use binding of one tenant to an engine.
 
-    Sessions connect through two option views of ``engine`` (one per ``readonly`` value)
-    built once here, so a session sets no execution option of its own: the schema
-    translation map is the same object on every statement, and the backend's options
-    (``write_options`` / ``read_options``) ride along without a per-session call.
+    Sessions connect through an option view of ``engine`` built once here, so a session
+    sets no execution option of its own and every statement carries the same schema
+    translation map object.
     """
 
     slug: str
@@ -36,22 +35,13 @@ class TenantHandle:
     engine: Engine
     translate_map: dict[str, str | None]
     extra: dict[str, Any] = field(default_factory=dict)
-    write_options: dict[str, Any] = field(default_factory=dict)
-    read_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._views = (
-            self.engine.execution_options(
-                schema_translate_map=self.translate_map, **self.write_options
-            ),
-            self.engine.execution_options(
-                schema_translate_map=self.translate_map, **self.read_options
-            ),
-        )
+        self._view = self.engine.execution_options(schema_translate_map=self.translate_map)
 
-    def connect(self, readonly: bool) -> Connection:
+    def connect(self) -> Connection:
         """Check a connection out of this tenant's pool (not yet in a transaction)."""
-        return self._views[readonly].connect()
+        return self._view.connect()
 
     def dispose(self) -> None:
         """Close the pooled connections of this tenant."""
@@ -115,7 +105,7 @@ class Backend(ABC):
     def begin_tenant(self, conn: Connection, readonly: bool) -> None:
         """Begin the tenant transaction on ``conn`` (read-only when asked).
 
-        ``conn`` comes from :meth:`TenantHandle.connect` with the same ``readonly``.
+        ``conn`` comes from :meth:`TenantHandle.connect`.
         """
 
     @abstractmethod

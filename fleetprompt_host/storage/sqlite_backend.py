@@ -10,7 +10,6 @@ refuses ATTACH, DDL and pragma changes (see :mod:`.sqlite_guard`).
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
@@ -21,7 +20,7 @@ from sqlalchemy import create_engine, delete, event, exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
-from . import migrate, sqlite_template
+from . import migrate, sqlite_dialect, sqlite_template
 from .backend import Backend, TenantHandle, TenantInitializer
 from .base import HOST_SCHEMA, TENANT_SCHEMA
 from .models.host import TenantRow
@@ -30,19 +29,24 @@ from .sqlite_guard import install as install_guard
 
 BUSY_TIMEOUT_MS = 30_000
 _TENANT_MAP: dict[str, str | None] = {TENANT_SCHEMA: None}
-_GUARD = "fp_guard"
-#: The ``query_only`` value last set on a tenant connection (it persists per connection).
-_QUERY_ONLY = "fp_query_only"
-_BEGIN = {False: "BEGIN IMMEDIATE", True: "BEGIN DEFERRED"}
-_SET_QUERY_ONLY = {False: "PRAGMA query_only = 0", True: "PRAGMA query_only = 1"}
 
 
-def _configure(engine: Engine, *, guarded: bool, wal: bool) -> None:
-    """Take transaction control away from pysqlite and set the pragmas every connection needs."""
+def _engine(path: Path, *, create: bool, guarded: bool, wal: bool, **options: Any) -> Engine:
+    """Return an engine on ``path`` with FleetPrompt's dialect and per-connection pragmas.
+
+    The dialect emits each transaction's BEGIN (see :mod:`.sqlite_dialect`); the only
+    listener is the pool's ``connect``, so SQLAlchemy dispatches no connection events.
+    """
+    mode = "rwc" if create else "rw"
+    engine = create_engine(
+        f"sqlite+{sqlite_dialect.DRIVER}:///file:{quote(str(path))}?mode={mode}&uri=true",
+        connect_args={"factory": sqlite_dialect.FleetPromptConnection},
+        **options,
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, record: Any) -> None:
-        # isolation_level=None stops pysqlite's implicit BEGINs: we emit our own below.
+        # isolation_level=None stops pysqlite's implicit BEGINs: the dialect emits them.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -52,37 +56,9 @@ def _configure(engine: Engine, *, guarded: bool, wal: bool) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
         if guarded:
-            record.info[_GUARD] = install_guard(dbapi_connection)
-            record.info[_QUERY_ONLY] = False
+            dbapi_connection.fp_guard = install_guard(dbapi_connection)
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # Runs for every transaction, so it talks to sqlite3 directly rather than through
-        # a second SQLAlchemy execution.
-        readonly = conn.get_execution_options().get("fp_begin") == "DEFERRED"
-        pooled = conn.connection
-        raw = pooled.dbapi_connection
-        statement = _BEGIN[readonly]
-        try:
-            if guarded and pooled.info[_QUERY_ONLY] is not readonly:
-                # query_only is per connection and outlives transactions. The guard
-                # refuses every pragma write from tenant SQL, so the value recorded here
-                # is the connection's real one and is only set when it must change;
-                # before BEGIN, as BEGIN IMMEDIATE is itself a write.
-                statement = _SET_QUERY_ONLY[readonly]
-                pooled.info[_QUERY_ONLY] = None
-                with pooled.info[_GUARD].lifted_for_host():
-                    raw.execute(statement)  # type: ignore[union-attr]
-                pooled.info[_QUERY_ONLY] = readonly
-                statement = _BEGIN[readonly]
-            raw.execute(statement)  # type: ignore[union-attr]
-        except sqlite3.Error as error:
-            raise exc.DBAPIError.instance(statement, None, error, sqlite3.Error) from error
-
-
-def _file_url(path: Path, *, create: bool) -> str:
-    mode = "rwc" if create else "rw"
-    return f"sqlite:///file:{quote(str(path))}?mode={mode}&uri=true"
+    return engine
 
 
 class SqliteBackend(Backend):
@@ -102,9 +78,11 @@ class SqliteBackend(Backend):
             "tenants" if stem == "fleetprompt" else f"{stem}-tenants"
         )
         self.tenants_dir.mkdir(parents=True, exist_ok=True)
-        self.host_engine = create_engine(_file_url(self.host_path, create=True))
-        _configure(self.host_engine, guarded=False, wal=True)
+        self.host_engine = _engine(self.host_path, create=True, guarded=False, wal=True)
         self.host_translate_map = {HOST_SCHEMA: None}
+        self._host_view = self.host_engine.execution_options(
+            schema_translate_map=self.host_translate_map
+        )
         self._pool = {"pool_size": pool_size, "max_overflow": max_overflow}
 
     # -- host ---------------------------------------------------------------------------
@@ -112,11 +90,8 @@ class SqliteBackend(Backend):
     @contextmanager
     def host_transaction(self, *, write: bool = True) -> Iterator[Connection]:
         """Yield a host connection in a transaction (``BEGIN IMMEDIATE`` when writing)."""
-        with self.host_engine.connect() as conn:
-            conn.execution_options(
-                schema_translate_map=self.host_translate_map,
-                fp_begin="IMMEDIATE" if write else "DEFERRED",
-            )
+        with self._host_view.connect() as conn:
+            sqlite_dialect.set_mode(conn.connection, readonly=not write)
             with conn.begin():
                 yield conn
 
@@ -145,8 +120,13 @@ class SqliteBackend(Backend):
         ``wal`` defaults to ``not create``: a file being built stays in rollback-journal
         mode until its first tenant connection switches it to WAL.
         """
-        engine = create_engine(_file_url(path, create=create), poolclass=NullPool)
-        _configure(engine, guarded=False, wal=not create if wal is None else wal)
+        engine = _engine(
+            path,
+            create=create,
+            guarded=False,
+            wal=not create if wal is None else wal,
+            poolclass=NullPool,
+        )
         try:
             with engine.connect() as conn:
                 conn.execution_options(schema_translate_map=_TENANT_MAP)
@@ -213,17 +193,9 @@ class SqliteBackend(Backend):
     def open_tenant(self, row: TenantRow) -> TenantHandle:
         """Return a handle on a pooled, guarded engine for the tenant's file."""
         path = self.tenant_path(row.schema_name)
-        engine = create_engine(_file_url(path, create=False), **self._pool)
-        _configure(engine, guarded=True, wal=True)
-        return TenantHandle(
-            row.slug,
-            row.schema_name,
-            engine,
-            _TENANT_MAP,
-            {"path": str(path), "identity": _identity(str(path))},
-            write_options={"fp_begin": "IMMEDIATE"},
-            read_options={"fp_begin": "DEFERRED"},
-        )
+        engine = _engine(path, create=False, guarded=True, wal=True, **self._pool)
+        extra = {"path": str(path), "identity": _identity(str(path))}
+        return TenantHandle(row.slug, row.schema_name, engine, _TENANT_MAP, extra)
 
     def handle_is_valid(self, handle: TenantHandle) -> bool:
         """A handle is stale once its file is gone or replaced (by another process).
@@ -235,7 +207,8 @@ class SqliteBackend(Backend):
         return identity is not None and _identity(handle.extra["path"]) == identity
 
     def begin_tenant(self, conn: Connection, readonly: bool) -> None:
-        """Begin (deferred when read-only); the begin hook switches ``query_only`` to match."""
+        """Begin (deferred when read-only); the dialect switches ``query_only`` to match."""
+        sqlite_dialect.set_mode(conn.connection, readonly=readonly)
         conn.begin()
 
     def migrate_tenant(

@@ -100,6 +100,29 @@ def test_a_cached_tenant_is_not_looked_up_in_the_registry_again_until_forgotten(
     assert lookups == ["acme"]
 
 
+def test_work_after_a_rollback_inside_the_block_is_still_one_transaction(db: Database) -> None:
+    db.create_tenant("acme")
+    with pytest.raises(RuntimeError), db.tenant_session("acme") as session:
+        session.add(RecordRow(package="crm", collection="c", key="first", data={}))
+        session.flush()
+        session.rollback()
+        # The next statement begins a new transaction (BEGIN IMMEDIATE on SQLite), so
+        # the block's error still undoes it.
+        session.add(RecordRow(package="crm", collection="c", key="second", data={}))
+        session.flush()
+        raise RuntimeError("undo")
+    assert _keys(db, "acme") == []
+
+
+def test_tenant_engines_dispatch_no_connection_events(db: Database) -> None:
+    db.create_tenant("acme")
+    _write(db, "acme", "1")
+    handle = db._handles.get("acme")
+    assert handle is not None
+    # Any connection event makes SQLAlchemy dispatch around every statement.
+    assert handle.engine._has_events is False
+
+
 @pytest.mark.parametrize("slug", [None, 42, ["acme"], "Acme"])
 def test_a_malformed_slug_is_refused_before_any_cache_or_registry_lookup(
     db: Database, slug: object
