@@ -57,7 +57,10 @@ def _walk(command: click.Command, path: list[str], ctx: click.Context) -> list[s
 def render() -> str:
     """Return the Markdown reference of every command."""
     root = main_module.cli
-    with click.Context(root, info_name="fleetprompt", terminal_width=100) as ctx:
+    # The root's context settings (e.g. ``-h``) must apply as when the CLI runs; click
+    # also caches help options per command, so rendering must not depend on what ran.
+    settings = {**root.context_settings, "terminal_width": 100}
+    with click.Context(root, info_name="fleetprompt", **settings) as ctx:
         body = _walk(root, ["fleetprompt"], ctx)
     return HEADER + "".join(body)
 

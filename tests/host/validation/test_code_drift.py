@@ -156,6 +156,9 @@ def test_drift_check_imports_a_wheel_without_installing_it(
                 zf.write(file, f"notes/{file.name}")
         zf.writestr("notes-0.3.0.dist-info/entry_points.txt",
                     "[fleetprompt.packages]\nnotes = notes:package\n")  # fmt: skip
+        # Every wheel has METADATA; entry point scans (pydantic's plugin loader) need it.
+        zf.writestr("notes-0.3.0.dist-info/METADATA",
+                    "Metadata-Version: 2.1\nName: notes\nVersion: 0.3.0\n")  # fmt: skip
     assert run_cli("validate", "--with-code", str(wheel)).exit_code == 0
 
 
