@@ -18,6 +18,7 @@ Rules (docs/signals-and-directives.md):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -135,7 +136,34 @@ def _type_schema(
     registry: PackageRegistry, type_: Any, package: str | None
 ) -> dict[str, Any] | None:
     """Check the type; return the data schema its owning package declares, if any."""
-    if not isinstance(type_, str) or not is_event_type(type_):
+    if not isinstance(type_, str):
+        raise InvalidInputError(
+            f"signal type {type_!r} is not lowercase dot-delimited (e.g. crm.contact.created)",
+            code="invalid-signal-type",
+        )
+    namespace = _namespace(type_)
+    if package is not None and namespace != package:
+        raise InvalidInputError(
+            f"package {package!r} may emit only {package}.* signals, not {type_!r}",
+            code="signal-namespace",
+        )
+    owner = registry.find(namespace)
+    spec = _declared(owner).get(type_) if isinstance(owner, LoadedPackage) else None
+    if spec is None:
+        if package is not None:
+            raise InvalidInputError(
+                f"package {package!r} does not declare signal {type_!r} in signals.emits",
+                code="signal-not-declared",
+            )
+        return None
+    schema: dict[str, Any] | None = spec.schema_
+    return schema
+
+
+@functools.lru_cache(maxsize=4096)
+def _namespace(type_: str) -> str:
+    """Return the namespace of a well-formed signal type (the checks depend on it alone)."""
+    if not is_event_type(type_):
         raise InvalidInputError(
             f"signal type {type_!r} is not lowercase dot-delimited (e.g. crm.contact.created)",
             code="invalid-signal-type",
@@ -150,24 +178,25 @@ def _type_schema(
             f"signal type {type_!r} carries a version ({version!r}); types are unversioned",
             code="invalid-signal-type",
         )
-    namespace = type_.split(".", 1)[0]
-    if package is not None and namespace != package:
-        raise InvalidInputError(
-            f"package {package!r} may emit only {package}.* signals, not {type_!r}",
-            code="signal-namespace",
-        )
-    owner = registry.find(namespace)
-    spec = None
-    if isinstance(owner, LoadedPackage):
-        spec = next((s for s in owner.manifest.signals.emits if s.type == type_), None)
-    if spec is None:
-        if package is not None:
-            raise InvalidInputError(
-                f"package {package!r} does not declare signal {type_!r} in signals.emits",
-                code="signal-not-declared",
-            )
-        return None
-    return spec.schema_
+    return type_.split(".", 1)[0]
+
+
+# The declared signal types of each loaded package, by package object identity (each entry
+# keeps its package alive, so an id is not reused while cached).
+_emits: dict[int, tuple[LoadedPackage, dict[str, Any]]] = {}
+
+
+def _declared(owner: LoadedPackage) -> dict[str, Any]:
+    hit = _emits.get(id(owner))
+    if hit is not None and hit[0] is owner:
+        return hit[1]
+    specs: dict[str, Any] = {}
+    for spec in owner.manifest.signals.emits:
+        specs.setdefault(spec.type, spec)  # the first declaration wins, as before
+    if len(_emits) >= 256:
+        _emits.clear()
+    _emits[id(owner)] = (owner, specs)
+    return specs
 
 
 def emit_signal(
