@@ -25,6 +25,7 @@ throwaway database and drops it (and its roles) at the end.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import resource
 import statistics
@@ -373,6 +374,8 @@ BARE_INSERT = (
     "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
 )
 BARE_SELECT = "SELECT count(*) FROM records WHERE collection = 'none'"
+#: Record keys unique across every figure of a run.
+_KEYS = itertools.count()
 
 
 def transaction_figures(
@@ -392,13 +395,12 @@ def transaction_figures(
     """
     insert_stmt = insert(RecordRow)
     select_stmt = select(func.count()).select_from(RecordRow).where(RecordRow.collection == "x")
-    counter = iter(range(10**9))
 
     def ours_insert() -> None:
         with db.tenant_session(slug) as session:
             session.connection().execute(
                 insert_stmt,
-                {"package": "bench", "collection": "t", "key": f"t{next(counter)}", "data": {}},
+                {"package": "bench", "collection": "t", "key": f"t{next(_KEYS)}", "data": {}},
             )
 
     def ours_select() -> None:

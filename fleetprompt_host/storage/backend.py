@@ -25,9 +25,10 @@ TenantInitializer = Callable[[Connection], None]
 class TenantHandle:
     """A cached, ready-to-use binding of one tenant to an engine.
 
-    Sessions connect through an option view of ``engine`` built once here, so a session
+    Sessions connect through option views of the engines built once here, so a session
     sets no execution option of its own and every statement carries the same schema
-    translation map object.
+    translation map object. Read-only sessions use ``readonly_engine`` when the backend
+    gives one (connections that stay read-only), else ``engine``.
     """
 
     slug: str
@@ -35,17 +36,26 @@ class TenantHandle:
     engine: Engine
     translate_map: dict[str, str | None]
     extra: dict[str, Any] = field(default_factory=dict)
+    readonly_engine: Engine | None = None
 
     def __post_init__(self) -> None:
-        self._view = self.engine.execution_options(schema_translate_map=self.translate_map)
+        writer = self.engine.execution_options(schema_translate_map=self.translate_map)
+        reader = (
+            writer
+            if self.readonly_engine is None
+            else self.readonly_engine.execution_options(schema_translate_map=self.translate_map)
+        )
+        self._views = (writer, reader)
 
-    def connect(self) -> Connection:
+    def connect(self, readonly: bool) -> Connection:
         """Check a connection out of this tenant's pool (not yet in a transaction)."""
-        return self._view.connect()
+        return self._views[readonly].connect()
 
     def dispose(self) -> None:
         """Close the pooled connections of this tenant."""
         self.engine.dispose()
+        if self.readonly_engine is not None:
+            self.readonly_engine.dispose()
 
 
 class Backend(ABC):

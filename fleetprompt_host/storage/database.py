@@ -180,7 +180,7 @@ class Database:
         if handle is None:
             handle = self._open_handle(slug)
         for _ in range(2):
-            conn = handle.connect()
+            conn = handle.connect(readonly)
             try:
                 self.backend.begin_tenant(conn, readonly)
                 if self.backend.handle_is_valid(handle):

@@ -31,11 +31,20 @@ BUSY_TIMEOUT_MS = 30_000
 _TENANT_MAP: dict[str, str | None] = {TENANT_SCHEMA: None}
 
 
-def _engine(path: Path, *, create: bool, guarded: bool, wal: bool, **options: Any) -> Engine:
+def _engine(
+    path: Path,
+    *,
+    create: bool,
+    guarded: bool,
+    wal: bool,
+    readonly: bool = False,
+    **options: Any,
+) -> Engine:
     """Return an engine on ``path`` with FleetPrompt's dialect and per-connection pragmas.
 
     The dialect emits each transaction's BEGIN (see :mod:`.sqlite_dialect`); the only
     listener is the pool's ``connect``, so SQLAlchemy dispatches no connection events.
+    A ``readonly`` engine's connections are ``query_only`` from the start.
     """
     mode = "rwc" if create else "rw"
     engine = create_engine(
@@ -54,6 +63,9 @@ def _engine(path: Path, *, create: bool, guarded: bool, wal: bool, **options: An
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
+        if readonly:
+            cursor.execute("PRAGMA query_only = 1")
+            dbapi_connection.fp_query_only = dbapi_connection.fp_readonly = True
         cursor.close()
         if guarded:
             dbapi_connection.fp_guard = install_guard(dbapi_connection)
@@ -83,7 +95,7 @@ class SqliteBackend(Backend):
         self._host_view = self.host_engine.execution_options(
             schema_translate_map=self.host_translate_map
         )
-        self._pool = {"pool_size": pool_size, "max_overflow": max_overflow}
+        self._pool: dict[str, Any] = {"pool_size": pool_size, "max_overflow": max_overflow}
 
     # -- host ---------------------------------------------------------------------------
 
@@ -194,8 +206,11 @@ class SqliteBackend(Backend):
         """Return a handle on a pooled, guarded engine for the tenant's file."""
         path = self.tenant_path(row.schema_name)
         engine = _engine(path, create=False, guarded=True, wal=True, **self._pool)
+        # Read-only sessions get connections of their own, query_only for life: a
+        # connection switching modes would run a pragma at every switch (~20 us).
+        reader = _engine(path, create=False, guarded=True, wal=True, readonly=True, **self._pool)
         extra = {"path": str(path), "identity": _identity(str(path))}
-        return TenantHandle(row.slug, row.schema_name, engine, _TENANT_MAP, extra)
+        return TenantHandle(row.slug, row.schema_name, engine, _TENANT_MAP, extra, reader)
 
     def handle_is_valid(self, handle: TenantHandle) -> bool:
         """A handle is stale once its file is gone or replaced (by another process).

@@ -40,7 +40,7 @@ def _is_read_only_refusal(error: exc.DBAPIError) -> bool:
 # -- both backends ----------------------------------------------------------------------
 
 
-def test_read_only_and_write_sessions_alternate_on_one_pooled_connection(db: Database) -> None:
+def test_read_only_and_write_sessions_alternate_on_pooled_connections(db: Database) -> None:
     db.create_tenant("acme")
     for round_ in range(3):
         with pytest.raises(exc.DBAPIError) as info, db.tenant_session("acme", True) as s:
@@ -169,6 +169,22 @@ def _acme_file(db: Database) -> Path:
     backend = db.backend
     assert isinstance(backend, SqliteBackend)
     return backend.tenant_path("org_acme")
+
+
+def test_read_only_connections_are_query_only_and_cannot_be_switched_back(
+    sq_db: Database,
+) -> None:
+    for _ in range(2):
+        with sq_db.tenant_session("acme", readonly=True) as session:
+            assert session.execute(text("PRAGMA query_only")).scalar() == 1
+        with sq_db.tenant_session("acme") as session:
+            assert session.execute(text("PRAGMA query_only")).scalar() == 0
+    with pytest.raises(exc.DatabaseError) as info, sq_db.tenant_session("acme", True) as s:
+        s.execute(text("PRAGMA query_only = 0"))
+    assert "not authorized" in str(info.value.orig)
+    with pytest.raises(exc.DBAPIError) as refused, sq_db.tenant_session("acme", True) as s:
+        s.execute(text(WRITE), {"name": "x"})
+    assert _is_read_only_refusal(refused.value)
 
 
 def test_a_write_after_another_process_deleted_the_tenant_is_refused_and_recreates_nothing(
