@@ -28,10 +28,6 @@ MAX_REASON = 300
 class PackageLoadError(PackageError):
     """A package could not be loaded; ``code`` says why and ``problems`` lists the details."""
 
-    def __init__(self, message: str, *, code: str, problems: list[Problem] | None = None) -> None:
-        super().__init__(message, code=code)
-        self.problems: list[Problem] = list(problems or [])
-
 
 @dataclass
 class Contributions:

@@ -35,9 +35,13 @@ class FleetPromptError(Exception):
     audience: ClassVar[Audience] = "host"
     exit_code: ClassVar[int] = 1
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, problems: list[Problem] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
+        #: Individual findings behind the error (validators report several at once).
+        self.problems: list[Problem] = list(problems or [])
         if code is not None:
             self.code = code  # type: ignore[misc]
 
@@ -50,12 +54,6 @@ class ManifestError(FleetPromptError):
 
     code = "manifest-invalid"
     audience = "author"
-
-    def __init__(
-        self, message: str, *, problems: list[Problem] | None = None, code: str | None = None
-    ) -> None:
-        super().__init__(message, code=code)
-        self.problems: list[Problem] = list(problems or [])
 
 
 class PackageError(FleetPromptError):
@@ -114,12 +112,6 @@ class ToolArgumentError(FleetPromptError):
     code = "tool-arguments-invalid"
     audience = "model"
 
-    def __init__(
-        self, message: str, *, problems: list[Problem] | None = None, code: str | None = None
-    ) -> None:
-        super().__init__(message, code=code)
-        self.problems: list[Problem] = list(problems or [])
-
 
 class StorageError(FleetPromptError):
     """The database refused or failed an operation."""
@@ -140,5 +132,6 @@ class ErrorInfo:
 
 def error_info(exc: FleetPromptError) -> ErrorInfo:
     """Return the serialisable view of ``exc``."""
-    problems: list[Problem] = list(getattr(exc, "problems", []) or [])
-    return ErrorInfo(code=exc.code, message=exc.message, audience=exc.audience, problems=problems)
+    return ErrorInfo(
+        code=exc.code, message=exc.message, audience=exc.audience, problems=list(exc.problems)
+    )
