@@ -108,7 +108,9 @@ def _run(
     finally:
         database.close()
     _print_plan(plan, as_json, wait)
-    _raise_failure(plan)
+    from fleetprompt_host.host import raise_for_failure
+
+    raise_for_failure(plan)
 
 
 def _rollout(
@@ -183,18 +185,6 @@ def _print_plan(plan: Plan, as_json: bool, wait: bool) -> None:
         click.echo(f"{step.headline()}: {state} (directive {step.directive_id})")
     if plan.pending and not wait:
         click.echo("run `fleetprompt worker` to carry it out, or pass --wait next time")
-
-
-def _raise_failure(plan: Plan) -> None:
-    from fleetprompt_sdk.errors import FleetPromptError
-
-    for step in plan.pending:
-        if step.status == "failed":
-            error = step.error or {}
-            raise FleetPromptError(
-                f"{step.type} {step.package} failed: {error.get('message', 'unknown error')}",
-                code=str(error.get("code", "failed")),
-            )
 
 
 @click.command("install")
