@@ -72,6 +72,26 @@ def delivery_due(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def _claim(
+    session: Session,
+    statement: Any,
+    row_id: str | int,
+    owner: str,
+    lease_seconds: float,
+    now: datetime | None,
+) -> Claim | None:
+    """Run a claim statement (due row -> leased, token bumped); None when nothing was due."""
+    now = now or utcnow()
+    params = {
+        "p_id": row_id,
+        "p_now": now,
+        "p_owner": owner,
+        "p_expires": now + timedelta(seconds=lease_seconds),
+    }
+    token = session.execute(statement, params).scalar_one_or_none()
+    return None if token is None else Claim(owner, int(token))
+
+
 def claim_directive(
     session: Session,
     directive_id: str,
@@ -81,15 +101,7 @@ def claim_directive(
     now: datetime | None = None,
 ) -> Claim | None:
     """Claim directive ``directive_id`` in ``session`` if it is due; None when it is not."""
-    now = now or utcnow()
-    params = {
-        "p_id": directive_id,
-        "p_now": now,
-        "p_owner": owner,
-        "p_expires": now + timedelta(seconds=lease_seconds),
-    }
-    token = session.execute(DIRECTIVE_CLAIM, params).scalar_one_or_none()
-    return None if token is None else Claim(owner, int(token))
+    return _claim(session, DIRECTIVE_CLAIM, directive_id, owner, lease_seconds, now)
 
 
 def claim_delivery(
@@ -101,15 +113,7 @@ def claim_delivery(
     now: datetime | None = None,
 ) -> Claim | None:
     """Claim delivery ``delivery_id`` in ``session`` if it is due; None when it is not."""
-    now = now or utcnow()
-    params = {
-        "p_id": delivery_id,
-        "p_now": now,
-        "p_owner": owner,
-        "p_expires": now + timedelta(seconds=lease_seconds),
-    }
-    token = session.execute(DELIVERY_CLAIM, params).scalar_one_or_none()
-    return None if token is None else Claim(owner, int(token))
+    return _claim(session, DELIVERY_CLAIM, delivery_id, owner, lease_seconds, now)
 
 
 def claim_directive_inline(
