@@ -320,14 +320,12 @@ class Host:
 
     def signals(self, tenant: str, pattern: str | None = None) -> list[Signal]:
         """Return the tenant's signals in sequence order, optionally of a type pattern."""
+        from fleetprompt_host.engine.queries import SignalFilter, list_signals
         from fleetprompt_host.engine.signals import to_model
-        from fleetprompt_host.storage.models import SignalRow
-        from fleetprompt_sdk.naming import pattern_matches
 
         with self.db.tenant_session(tenant, readonly=True) as session:
-            rows = session.execute(select(SignalRow).order_by(SignalRow.seq)).scalars()
-            found = [to_model(r, tenant) for r in rows]
-        return [s for s in found if pattern is None or pattern_matches(pattern, s.type)]
+            rows = list_signals(session, SignalFilter(type_pattern=pattern))
+            return [to_model(r, tenant) for r in rows]
 
     def directives(self, tenant: str, type_: str | None = None) -> list[Directive]:
         """Return the tenant's directives in request order, optionally of one type."""
