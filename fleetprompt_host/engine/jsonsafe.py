@@ -8,6 +8,7 @@ records redact such values instead of refusing them, since they describe what ha
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -41,8 +42,10 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SPLIT = re.compile(r"[^a-z0-9]+")
 
 
+@functools.lru_cache(maxsize=8192)
 def looks_secret(key: str) -> bool:
     """Return True when a mapping key looks like it names a secret value."""
+    # Cached: records of one shape repeat the same keys, and the answer depends on the key only.
     words = [w for w in _SPLIT.split(_CAMEL.sub("_", key).lower()) if w]
     if not words:
         return False
@@ -56,9 +59,28 @@ def looks_secret(key: str) -> bool:
 def _path(parent: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{parent}[{key}]"
-    if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+    if _IDENTIFIER.match(key):
         return f"{parent}.{key}"
     return f"{parent}[{json.dumps(key)}]"
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Values whose exact type needs no further look (floats still need a finiteness check).
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+class _Refused(Exception):
+    """A refused node: its problem, and the keys from it up to the root, innermost first.
+
+    The walk builds no path while everything is fine; the path of a refused node is put
+    together from these keys as the walk unwinds.
+    """
+
+    def __init__(self, problem: str, kind: str, keys: list[str | int] | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.kind = kind
+        self.keys: list[str | int] = keys or []
 
 
 def check_json(
@@ -69,48 +91,61 @@ def check_json(
     ``codes`` maps ``"not-json"``, ``"too-deep"`` and ``"secret"`` to the caller's stable
     error codes; the message names the offending path below ``root``.
     """
+    try:
+        _walk(value, 0, allow_secrets)
+    except _Refused as refused:
+        path = root
+        for key in reversed(refused.keys):
+            path = _path(path, key)
+        raise InvalidInputError(f"{path}: {refused.problem}", code=codes[refused.kind]) from None
 
-    def walk(node: Any, path: str, depth: int) -> None:
-        if depth > MAX_DEPTH:
-            raise InvalidInputError(
-                f"{path}: nested deeper than {MAX_DEPTH} levels", code=codes["too-deep"]
-            )
-        if node is None or isinstance(node, bool | str):
-            return
-        if isinstance(node, int):
-            return
-        if isinstance(node, float):
-            if not math.isfinite(node):
-                raise InvalidInputError(
-                    f"{path}: {node!r} is not a JSON number", code=codes["not-json"]
+
+def _walk(node: Any, depth: int, allow_secrets: bool) -> None:
+    if depth > MAX_DEPTH:
+        raise _Refused(f"nested deeper than {MAX_DEPTH} levels", "too-deep")
+    kind = type(node)
+    if kind in _PLAIN:
+        return
+    if kind is dict or isinstance(node, dict):
+        leaf = depth < MAX_DEPTH  # a child one level down is still within the limit
+        for key, item in node.items():
+            if not isinstance(key, str):
+                raise _Refused(f"key {key!r} is not a string", "not-json")
+            if not allow_secrets and looks_secret(key):
+                raise _Refused(
+                    f"key {key!r} looks like a secret; secrets never go into durable "
+                    "records (use the package's secret config)",
+                    "secret",
+                    [key],
                 )
-            return
-        if isinstance(node, dict):
-            for key, item in node.items():
-                if not isinstance(key, str):
-                    raise InvalidInputError(
-                        f"{path}: key {key!r} is not a string", code=codes["not-json"]
-                    )
-                child = _path(path, key)
-                if not allow_secrets and looks_secret(key):
-                    raise InvalidInputError(
-                        f"{child}: key {key!r} looks like a secret; secrets never go into "
-                        "durable records (use the package's secret config)",
-                        code=codes["secret"],
-                    )
-                walk(item, child, depth + 1)
-            return
-        if isinstance(node, list | tuple):
-            for index, item in enumerate(node):
-                walk(item, _path(path, index), depth + 1)
-            return
-        raise InvalidInputError(
-            f"{path}: {type(node).__name__} is not JSON (use str, int, float, bool, None, "
-            "list or dict)",
-            code=codes["not-json"],
-        )
-
-    walk(value, root, 0)
+            if leaf and type(item) in _PLAIN:
+                continue
+            try:
+                _walk(item, depth + 1, allow_secrets)
+            except _Refused as refused:
+                refused.keys.append(key)
+                raise
+        return
+    if isinstance(node, list | tuple):
+        for index, item in enumerate(node):
+            if depth < MAX_DEPTH and type(item) in _PLAIN:
+                continue
+            try:
+                _walk(item, depth + 1, allow_secrets)
+            except _Refused as refused:
+                refused.keys.append(index)
+                raise
+        return
+    if isinstance(node, bool | str | int):
+        return
+    if isinstance(node, float):
+        if not math.isfinite(node):
+            raise _Refused(f"{node!r} is not a JSON number", "not-json")
+        return
+    raise _Refused(
+        f"{kind.__name__} is not JSON (use str, int, float, bool, None, list or dict)",
+        "not-json",
+    )
 
 
 def canonical_json(value: Any) -> str:
@@ -118,10 +153,27 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def compact_json(value: Any) -> str:
+    """Return ``value`` as compact JSON text (no spaces, UTF-8 characters unescaped).
+
+    It is as long in UTF-8 as the canonical JSON (only the key order differs), so one
+    text serves both the size limit (:func:`text_size`) and storage.
+    """
+    return _COMPACT.encode(value)
+
+
+def text_size(text: str) -> int:
+    """Return the size in bytes of ``text`` in UTF-8."""
+    return len(text) if text.isascii() else len(text.encode())
+
+
 def json_size(value: Any) -> int:
     """Return the size in bytes of ``value`` as canonical UTF-8 JSON."""
     # Key order does not change the size, so skip the sort canonical_json does.
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    return text_size(compact_json(value))
 
 
 def digest(*parts: Any) -> str:

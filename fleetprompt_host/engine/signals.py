@@ -24,11 +24,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from fleetprompt_host.registry import LoadedPackage, PackageRegistry
 from fleetprompt_host.storage import Database
-from fleetprompt_host.storage.base import new_id, utcnow
+from fleetprompt_host.storage.base import utcnow
 from fleetprompt_host.storage.models import SignalRow
 from fleetprompt_sdk.errors import InvalidInputError, StorageError
 from fleetprompt_sdk.models import Actor, Signal, Subject
@@ -36,8 +37,9 @@ from fleetprompt_sdk.naming import is_event_type, versioned_segment
 
 from . import sqlite_fast
 from .installed import active_packages
-from .jsonsafe import check_json, json_size
+from .jsonsafe import check_json, compact_json, text_size
 from .schemas import validate
+from .signal_ids import new_id
 from .statements import (
     DELIVERY_INSERT,
     allocate_fast,
@@ -90,9 +92,11 @@ def validate_signal(
     *,
     package: str | None = None,
     memo: dict[str, dict[str, Any] | None] | None = None,
-) -> None:
+) -> str:
     """Raise :class:`InvalidInputError` unless ``item`` may be emitted (see module doc).
 
+    Returns ``item.data`` as compact JSON text, the form that is measured against the
+    size limit and that the SQLite fast paths store (one serialization per signal).
     ``memo`` keeps the per-type part of the checks across the items of one batch.
     """
     if memo is not None and isinstance(item.type, str) and item.type in memo:
@@ -116,7 +120,8 @@ def validate_signal(
             code="signal-data-not-json",
         )
     check_json(item.data, root="data", codes=_DATA_CODES)
-    size = json_size(item.data)
+    text = compact_json(item.data)
+    size = text_size(text)
     if size > MAX_DATA_BYTES:
         raise InvalidInputError(
             f"signal data is {size} bytes as JSON, at most {MAX_DATA_BYTES}",
@@ -130,6 +135,7 @@ def validate_signal(
             code="signal-data-invalid",
             what=f"signal {item.type} (schema declared by {item.type.split('.', 1)[0]})",
         )
+    return text
 
 
 def _type_schema(
@@ -209,6 +215,7 @@ def emit_signal(
     signal_id: str | None = None,
     validated: bool = False,
     precheck: bool = True,
+    data_json: str | None = None,
 ) -> tuple[Signal, bool]:
     """Validate, persist and fan out ``item`` in ``session``; return (signal, created).
 
@@ -216,13 +223,14 @@ def emit_signal(
     declarations are enforced); None means the host or an import emits. A dedupe hit
     returns the existing signal with ``created=False`` and creates no deliveries.
     ``signal_id`` fixes the new signal's id (handed out before the write);
-    ``validated`` skips a validation the caller has just done; ``precheck=False`` skips
+    ``validated`` skips a validation the caller has just done (``data_json`` is then what
+    :func:`validate_signal` returned, if the caller kept it); ``precheck=False`` skips
     the lookup of a duplicate before writing (for keys that are new but for a race: the
     write still detects a duplicate).
     """
     if not validated:
-        validate_signal(registry, item, package=package)
-    if precheck:
+        data_json = validate_signal(registry, item, package=package)
+    if precheck and (item.dedupe_key is not None or item.source_event_id is not None):
         existing = find_existing(session, item)
         if existing is not None:
             return to_model(existing, tenant), False
@@ -236,24 +244,34 @@ def emit_signal(
             values.update(seq=row.seq, recorded_at=row.recorded_at)
     else:
         raw = sqlite_fast.raw_connection(session)
-        values["seq"] = sqlite_fast.allocate(raw, COUNTER)
-        # Taken after the counter lock, so recorded_at follows seq order.
-        values["recorded_at"] = utcnow()
-        values["occurred_at"] = item.occurred_at or values["recorded_at"]
-        inserted = sqlite_fast.insert_signal(raw, session.get_bind().dialect, values)
+        inserted = _number_and_insert(raw, session.get_bind().dialect, item, values, data_json)
     if inserted is None:
         # Lost a race on a dedupe key: we hold the counter lock, so nobody allocated after
         # us and handing the number back keeps seq gap-free.
         allocate_fast(session, COUNTER, -1)
         existing = find_existing(session, item)
         if existing is None:
-            raise StorageError(
-                f"signal {item.type!r} collided with a row that cannot be found",
-                code="signal-conflict",
-            )
+            raise _conflict(item)
         return to_model(existing, tenant), False
     _fan_out(session, registry, tenant, values["id"], values["seq"], item.type, utcnow())
-    return model_of(values, tenant), True
+    return signal_of(item, values, tenant), True
+
+
+def _number_and_insert(
+    raw: Any, dialect: Dialect, item: SignalInput, values: dict[str, Any], data_json: str | None
+) -> str | None:
+    """SQLite: take the next ``seq`` and insert the row; return its id (None: a duplicate)."""
+    values["seq"] = sqlite_fast.allocate(raw, COUNTER)
+    # Taken after the counter lock, so recorded_at follows seq order.
+    values["recorded_at"] = utcnow()
+    values["occurred_at"] = item.occurred_at or values["recorded_at"]
+    return sqlite_fast.insert_signal(raw, dialect, values, data_json)
+
+
+def _conflict(item: SignalInput) -> StorageError:
+    return StorageError(
+        f"signal {item.type!r} collided with a row that cannot be found", code="signal-conflict"
+    )
 
 
 def row_values(item: SignalInput, signal_id: str | None = None) -> dict[str, Any]:
@@ -351,13 +369,47 @@ def model_of(values: dict[str, Any], tenant: str) -> Signal:
         data=values["data"],
         source=values["source"],
         subject=subject,
-        actor=Actor.parse(values["actor"]) if values["actor"] else None,
+        actor=_actor(values["actor"]) if values["actor"] else None,
         correlation_id=values["correlation_id"],
         causation_id=values["causation_id"],
         dedupe_key=values["dedupe_key"],
         occurred_at=values["occurred_at"],
         recorded_at=values["recorded_at"],
     )
+
+
+def signal_of(item: SignalInput, values: dict[str, Any], tenant: str) -> Signal:
+    """Return the SDK view of ``item`` written with ``values`` (its id, seq and times).
+
+    Equal to :func:`model_of` of the values, but reuses the item's own subject and actor
+    objects instead of rebuilding them from their column text.
+    """
+    subject, actor = item.subject, item.actor
+    if subject is not None and not isinstance(subject, Subject):
+        subject = Subject(type=values["subject_type"], id=values["subject_id"])
+    if actor is not None and not isinstance(actor, Actor):
+        actor = _actor(values["actor"])
+    return Signal(
+        id=values["id"],
+        seq=values["seq"],
+        tenant=tenant,
+        type=item.type,
+        data=item.data,
+        source=item.source,
+        subject=subject,
+        actor=actor,
+        correlation_id=item.correlation_id,
+        causation_id=item.causation_id,
+        dedupe_key=item.dedupe_key,
+        occurred_at=values["occurred_at"],
+        recorded_at=values["recorded_at"],
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _actor(text: str) -> Actor:
+    # Actors are frozen, and signals name few distinct ones: parse each text once.
+    return Actor.parse(text)
 
 
 def to_model(row: SignalRow, tenant: str) -> Signal:
@@ -377,5 +429,30 @@ def emit(
     package: str | None = None,
 ) -> tuple[Signal, bool]:
     """Emit ``item`` in a transaction of its own (see :func:`emit_signal`)."""
+    data_json = validate_signal(registry, item, package=package)
+    if db.dialect == "sqlite" and not any_subscriber(registry, item.type):
+        # Nothing to fan out: the write is a duplicate lookup (for a keyed signal), the
+        # counter and the insert, run on the tenant connection without an ORM session.
+        with db.tenant_dbapi(tenant) as raw:
+            values = _write_alone(raw, item, data_json)
+        if values is not None:
+            return signal_of(item, values, tenant), True
+        # A duplicate: nothing was written; read the stored signal the usual way.
     with db.tenant_session(tenant) as session:
-        return emit_signal(session, registry, tenant, item, package=package)
+        return emit_signal(
+            session, registry, tenant, item, package=package, validated=True, data_json=data_json
+        )
+
+
+def _write_alone(raw: Any, item: SignalInput, data_json: str) -> dict[str, Any] | None:
+    """SQLite, in a write transaction: write ``item`` unless it duplicates a stored signal.
+
+    Returns the row's values, or None for a duplicate (nothing written). The write
+    transaction excludes every other writer, so the lookup cannot be overtaken.
+    """
+    if sqlite_fast.stored(raw, item.dedupe_key, item.source, item.source_event_id):
+        return None
+    values = row_values(item)
+    if _number_and_insert(raw, sqlite_fast.DIALECT, item, values, data_json) is None:
+        raise _conflict(item)
+    return values

@@ -1,44 +1,64 @@
-"""SQLite: number and insert a signal through the session's own sqlite3 connection.
+"""SQLite: number and insert signals through the session's own sqlite3 connection.
 
 On SQLite an emit is two statements (reserve the next ``seq``, insert the row) that
 each spend more time in SQLAlchemy's execution machinery than in SQLite. This module
-runs the same two statements on the DBAPI connection underneath the session's
-connection, inside the same transaction, with values converted by the columns' own
-dialect bind processors, so the rows are exactly those a Core INSERT would write.
+runs the same statements on the DBAPI connection underneath the session's connection
+(or of :meth:`~fleetprompt_host.storage.Database.tenant_dbapi`), inside the same
+transaction, with values converted by the columns' own dialect bind processors, so the
+rows are those a Core INSERT would write. The one difference: ``data`` may be handed in
+as the compact JSON text validation produced (equal JSON, serialized once).
 """
 
 from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
+from fleetprompt_host.storage.base import UTCDateTime
 from fleetprompt_host.storage.models import CounterRow, SignalRow
+from fleetprompt_host.storage.sqlite_dialect import FleetPromptSQLiteDialect
 
 _SIGNALS = SignalRow.__table__
 #: Signal columns in insert order (every column: the caller supplies seq and recorded_at).
 COLUMNS: tuple[str, ...] = tuple(c.name for c in _SIGNALS.c)
+_DATA = COLUMNS.index("data")
+_TIMES = frozenset(n for n, c in enumerate(_SIGNALS.c) if isinstance(c.type, UTCDateTime))
+#: The dialect whose bind processors convert values on a bare tenant connection.
+DIALECT: Dialect = FleetPromptSQLiteDialect()
 
 _ALLOCATE = (
     f"INSERT INTO {CounterRow.__tablename__} (name, value) VALUES (?, ?) "
     f"ON CONFLICT (name) DO UPDATE SET value = {CounterRow.__tablename__}.value + excluded.value "
     "RETURNING value"
 )
-_INSERT = (
+_INSERT_ROW = (
     f"INSERT INTO {SignalRow.__tablename__} ({', '.join(COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in COLUMNS)}) ON CONFLICT DO NOTHING RETURNING id"
+    f"VALUES ({', '.join('?' for _ in COLUMNS)})"
 )
+_INSERT = f"{_INSERT_ROW} ON CONFLICT DO NOTHING RETURNING id"
+_BY_KEY = f"SELECT 1 FROM {SignalRow.__tablename__} WHERE dedupe_key = ?"
+_BY_EVENT = f"SELECT 1 FROM {SignalRow.__tablename__} WHERE source = ? AND source_event_id = ?"
 
 
 @functools.cache
-def _processors(dialect: Dialect) -> tuple[Callable[[Any], Any] | None, ...]:
-    """The bind processor of each signal column on ``dialect`` (None: passed as is)."""
-    return tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in _SIGNALS.c)
+def _converters(dialect: Dialect, data_given: bool) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    """(position, bind processor) of each signal column that ``dialect`` converts.
+
+    With ``data_given`` the ``data`` column is left out (its JSON text is supplied).
+    """
+    found = []
+    for position, column in enumerate(_SIGNALS.c):
+        proc = column.type.dialect_impl(dialect).bind_processor(dialect)
+        if proc is not None and not (data_given and position == _DATA):
+            found.append((position, proc))
+    return tuple(found)
 
 
 def raw_connection(session: Session) -> Any:
@@ -51,14 +71,49 @@ def allocate(raw: Any, name: str, count: int = 1) -> int:
     return int(_run(raw, _ALLOCATE, (name, count))[0])
 
 
-def insert_signal(raw: Any, dialect: Dialect, values: dict[str, Any]) -> str | None:
-    """Insert a signal row (all columns in ``values``); return its id, None on a duplicate."""
-    params = [
-        values[name] if proc is None or values[name] is None else proc(values[name])
-        for name, proc in zip(COLUMNS, _processors(dialect), strict=True)
-    ]
-    row = _run(raw, _INSERT, params)
+def stored(raw: Any, dedupe_key: str | None, source: str, source_event_id: str | None) -> bool:
+    """True when a signal with this dedupe key or (source, source event id) is stored."""
+    if dedupe_key is not None and _run(raw, _BY_KEY, (dedupe_key,)) is not None:
+        return True
+    return source_event_id is not None and (
+        _run(raw, _BY_EVENT, (source, source_event_id)) is not None
+    )
+
+
+def params(dialect: Dialect, values: dict[str, Any], data_json: str | None = None) -> list[Any]:
+    """Return the insert parameters of a signal row; ``data_json``: ``data`` as JSON text."""
+    out = [values[name] for name in COLUMNS]
+    for position, convert in _converters(dialect, data_json is not None):
+        value = out[position]
+        if value is None:
+            continue
+        if position in _TIMES and type(value) is datetime and value.tzinfo is UTC:
+            # What UTCDateTime and SQLite's DATETIME make of a UTC time, without the detour.
+            out[position] = value.replace(tzinfo=None).isoformat(" ", "microseconds")
+        else:
+            out[position] = convert(value)
+    if data_json is not None:
+        out[_DATA] = data_json
+    return out
+
+
+def insert_signal(
+    raw: Any, dialect: Dialect, values: dict[str, Any], data_json: str | None = None
+) -> str | None:
+    """Insert a signal row (all columns in ``values``); return its id, None on a duplicate.
+
+    ``data_json``, when given, is stored as ``data`` instead of serializing it again.
+    """
+    row = _run(raw, _INSERT, params(dialect, values, data_json))
     return None if row is None else str(row[0])
+
+
+def insert_signals(raw: Any, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert signal rows given as :func:`params` lists (a duplicate raises)."""
+    try:
+        raw.executemany(_INSERT_ROW, rows)
+    except sqlite3.Error as error:
+        raise exc.DBAPIError.instance(_INSERT_ROW, rows, error, sqlite3.Error) from error
 
 
 def _run(raw: Any, statement: str, params: Any) -> Any:

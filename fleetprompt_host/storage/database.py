@@ -13,9 +13,9 @@ on success and rolls back on error.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, exc, insert, update
 from sqlalchemy.engine import Connection
@@ -37,6 +37,13 @@ from .slugs import schema_name, validate_slug
 
 TENANT_CACHE_ENV = "FLEETPROMPT_TENANT_ENGINE_CACHE"
 DEFAULT_TENANT_CACHE = 32
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+_Begun = TypeVar("_Begun", bound=_Closable)
 
 
 def _actor_text(actor: Actor | str) -> str:
@@ -166,8 +173,60 @@ class Database:
             session.close()
             conn.close()
 
+    @contextmanager
+    def tenant_dbapi(self, slug: str) -> Iterator[Any]:
+        """Yield the DBAPI connection of a write transaction on tenant ``slug`` (SQLite).
+
+        For hot paths whose few statements cost less than a session around them: the
+        same checks as :meth:`tenant_session` (slug, tenant, unchanged storage, the same
+        errors before the block runs), the same pooled connection with its guard, a
+        ``BEGIN IMMEDIATE``; committed when the block ends, rolled back when it raises.
+        Statements name tenant tables unqualified. PostgreSQL raises
+        :class:`StorageError` (``dbapi-unsupported``): use :meth:`tenant_session`.
+        """
+        if self.dialect != "sqlite":
+            raise StorageError(
+                "tenant_dbapi is for SQLite; use tenant_session", code="dbapi-unsupported"
+            )
+        pooled = self._begun(slug, self._begin_dbapi)
+        raw = pooled.driver_connection
+        try:
+            yield raw
+            raw.commit()
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            pooled.close()
+
     def _begin_tenant(self, slug: str, readonly: bool) -> Connection:
-        """Return a connection of tenant ``slug`` inside a freshly begun transaction.
+        """Return a connection of tenant ``slug`` inside a freshly begun transaction."""
+        return self._begun(slug, lambda handle: self._begin_connection(handle, readonly))
+
+    def _begin_connection(self, handle: TenantHandle, readonly: bool) -> Connection:
+        conn = handle.connect(readonly)
+        try:
+            self.backend.begin_tenant(conn, readonly)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @staticmethod
+    def _begin_dbapi(handle: TenantHandle) -> Any:
+        from .sqlite_dialect import set_mode
+
+        pooled = handle.engine.raw_connection()
+        try:
+            set_mode(pooled, readonly=False)
+            handle.engine.dialect.do_begin(pooled)
+        except BaseException:
+            pooled.close()
+            raise
+        return pooled
+
+    def _begun(self, slug: str, begin: Callable[[TenantHandle], _Begun]) -> _Begun:
+        """Return ``begin(handle)`` of tenant ``slug``'s handle, once the handle is valid.
 
         The cached handle is checked after BEGIN (see :meth:`Backend.handle_is_valid`):
         a handle found stale (its tenant deleted, or deleted and created again, by another
@@ -180,9 +239,8 @@ class Database:
         if handle is None:
             handle = self._open_handle(slug)
         for _ in range(2):
-            conn = handle.connect(readonly)
+            conn = begin(handle)
             try:
-                self.backend.begin_tenant(conn, readonly)
                 if self.backend.handle_is_valid(handle):
                     return conn
             except BaseException:
