@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from fleetprompt_host.storage.base import new_id, utcnow
@@ -26,6 +26,14 @@ from fleetprompt_sdk.errors import NotFoundError, PermissionDeniedError
 TITLE_LENGTH = 80
 _MESSAGES = cast(Table, MessageRow.__table__)
 _CONVERSATIONS = cast(Table, ConversationRow.__table__)
+# Built once; executing them with fresh parameters is a compiled-cache hit.
+_INSERT_MESSAGES = insert(_MESSAGES)
+_INSERT_CONVERSATION = insert(_CONVERSATIONS)
+_TOUCH = (
+    update(_CONVERSATIONS)
+    .where(_CONVERSATIONS.c.id == bindparam("conversation_id"))
+    .values(updated_at=bindparam("now", type_=_CONVERSATIONS.c.updated_at.type))
+)
 
 
 @dataclass
@@ -55,14 +63,12 @@ class Conversation:
             }
             for offset, message in enumerate(messages)
         ]
-        session.connection().execute(insert(_MESSAGES), rows)
+        session.connection().execute(_INSERT_MESSAGES, rows)
         self.next_seq += len(rows)
 
     def touch(self, session: Session) -> None:
         """Record that the conversation changed now."""
-        session.connection().execute(
-            update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == self.id).values(updated_at=utcnow())
-        )
+        session.connection().execute(_TOUCH, {"conversation_id": self.id, "now": utcnow()})
 
 
 def open_conversation(
@@ -83,15 +89,16 @@ def open_conversation(
         now = utcnow()
         title = " ".join(first_message.split())[:TITLE_LENGTH] or None
         session.connection().execute(
-            insert(_CONVERSATIONS).values(
-                id=new,
-                actor=actor,
-                agent=agent,
-                title=title,
-                meta={},
-                created_at=now,
-                updated_at=now,
-            )
+            _INSERT_CONVERSATION,
+            {
+                "id": new,
+                "actor": actor,
+                "agent": agent,
+                "title": title,
+                "meta": {},
+                "created_at": now,
+                "updated_at": now,
+            },
         )
         return Conversation(new, [], 1)
     row = session.get(ConversationRow, conversation_id)

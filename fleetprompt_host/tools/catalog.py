@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,6 +27,8 @@ from fleetprompt_sdk.enums import Effect, Permission, Role
 from fleetprompt_sdk.errors import NotFoundError, PermissionDeniedError
 from fleetprompt_sdk.manifest import AgentProfile, Manifest, ToolSpec
 from fleetprompt_sdk.naming import TOOL_NAMESPACE_SEPARATOR, namespaced_tool_name
+
+from .tenant_state import read_tenant_state
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -156,12 +159,15 @@ def actor_role(session: Session, actor: Actor) -> Role | None:
 
     if actor.kind == "system":
         return None
-    role = member_role(session, actor)
+    return _checked_role(actor, member_role(session, actor))
+
+
+def _checked_role(actor: Actor, role: Role | str | None) -> Role:
     if role is None:
         raise PermissionDeniedError(
             f"{actor} is not a member of this tenant: it cannot use its tools", code="not-a-member"
         )
-    return role
+    return Role(role)
 
 
 def load_agents(session: Session, packages: Iterable[str]) -> list[AgentRef]:
@@ -213,10 +219,6 @@ def find_agent(agents: list[AgentRef], name: str) -> AgentRef:
     )
 
 
-def _directive_roles(manifests: dict[str, Manifest]) -> dict[str, Role]:
-    return {d.type: d.required_role for m in manifests.values() for d in m.directives}
-
-
 def _withhold_reason(
     package: LoadedPackage,
     spec: ToolSpec,
@@ -224,6 +226,7 @@ def _withhold_reason(
     role: Role | None,
     needed: Role,
     agent: AgentRef | None,
+    allowed: frozenset[str] | None,
     directive_roles: dict[str, Role],
 ) -> str | None:
     permission = NEEDED_PERMISSION[spec.effect]
@@ -235,7 +238,7 @@ def _withhold_reason(
         return f"its directive {spec.directive!r} is not handled by any active package"
     if role is not None and not role.satisfies(needed):
         return f"it needs the {needed.value} role; the actor holds {role.value}"
-    if agent is not None and name not in agent.allowed():
+    if agent is not None and allowed is not None and name not in allowed:
         return f"agent profile {agent.name!r} does not allow it"
     if spec.name not in package.tools:
         return f"package {package.name!r} does not define it in code"
@@ -252,70 +255,112 @@ def build_catalog(
 ) -> ToolCatalog:
     """Return the tools ``actor`` may use in the session's tenant (optionally as ``agent``).
 
-    Reads the tenant's active installations and the actor's role through ``session``
-    (read-only is enough). Packages that are not active in the tenant contribute only
-    "not installed" / "disabled" reasons; their code is never loaded for this.
+    Reads the tenant's installations and the actor's role through ``session`` (read-only
+    is enough), in one statement, every time: nothing about who may do what is cached.
+    What is derived from them (the entries and the reasons) is memoised per process
+    (:class:`_Derived`). Packages that are not active in the tenant contribute only "not
+    installed" / "disabled" reasons; their code is never loaded for this.
     """
     from fleetprompt_host.registry import LoadedPackage
 
-    role = actor_role(session, actor)
-    loaded: dict[str, LoadedPackage] = {}
+    state = read_tenant_state(session, str(actor))
+    role = None if actor.kind == "system" else _checked_role(actor, state.role)
     catalog = ToolCatalog(tenant=tenant, actor=str(actor), role=role, agent=None)
-    versions = _installations(session, catalog)
+    for package, status in state.inactive().items():
+        catalog.unavailable[package] = f"package {package!r} is {status} here"
+    versions = state.active()
+    loaded: list[LoadedPackage] = []
     for name in sorted(versions):
         entry = registry.find(name)
         if not isinstance(entry, LoadedPackage):
             catalog.unavailable[name] = "its code cannot be loaded in this process"
-        elif versions.get(name) not in (None, entry.version):
+        elif versions[name] != entry.version:
             catalog.unavailable[name] = (
                 f"version {versions[name]} is installed but this process has "
                 f"{entry.version}: run `fleetprompt upgrade {name}`"
             )
         else:
-            loaded[name] = entry
+            loaded.append(entry)
             catalog.manifests[name] = entry.manifest
     if agent is not None:
         catalog.agent = find_agent(load_agents(session, catalog.manifests), agent)
-    directive_roles = _directive_roles(catalog.manifests)
-    for package in loaded.values():
+    derived = _DERIVED.get(loaded, role, catalog.agent)
+    catalog.entries = dict(derived.entries)
+    catalog.withheld = dict(derived.withheld)
+    return catalog
+
+
+@dataclass
+class _Entries:
+    packages: tuple[LoadedPackage, ...]
+    entries: dict[str, CatalogEntry] = field(default_factory=dict)
+    withheld: dict[str, str] = field(default_factory=dict)
+
+
+class _Derived:
+    """Entries and reasons per (loaded packages, role, agent profile), kept per process.
+
+    The key holds everything they are computed from: the packages by identity (a
+    re-registered package is a new object; the cached value keeps the old one alive, so
+    its id cannot be reused), the role, and the agent profile's name and allowlist. The
+    inputs themselves are read from the database for every catalog.
+    """
+
+    MAX = 256
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[Any, ...], _Entries] = {}
+        self._lock = threading.Lock()
+
+    def get(
+        self, loaded: list[LoadedPackage], role: Role | None, agent: AgentRef | None
+    ) -> _Entries:
+        allowed = agent.allowed() if agent is not None else None
+        key = (
+            tuple(map(id, loaded)),
+            role,
+            agent.name if agent is not None else None,
+            allowed,
+        )
+        found = self._items.get(key)
+        if found is not None:
+            return found
+        made = _derive(loaded, role, agent, allowed)
+        with self._lock:
+            if len(self._items) >= self.MAX:
+                self._items.pop(next(iter(self._items)))
+            self._items[key] = made
+        return made
+
+
+_DERIVED = _Derived()
+
+
+def _derive(
+    loaded: list[LoadedPackage],
+    role: Role | None,
+    agent: AgentRef | None,
+    allowed: frozenset[str] | None,
+) -> _Entries:
+    out = _Entries(tuple(loaded))
+    directive_roles = {d.type: d.required_role for p in loaded for d in p.manifest.directives}
+    for package in loaded:
         for spec in package.manifest.tools:
             qualified = namespaced_tool_name(package.name, spec.name)
             needed = Role.MEMBER
             if spec.effect is Effect.WRITE and spec.directive in directive_roles:
                 needed = directive_roles[spec.directive]
             reason = _withhold_reason(
-                package, spec, qualified, role, needed, catalog.agent, directive_roles
+                package, spec, qualified, role, needed, agent, allowed, directive_roles
             )
             if reason is not None:
-                catalog.withheld[qualified] = reason
+                out.withheld[qualified] = reason
                 continue
-            catalog.entries[qualified] = CatalogEntry(
+            out.entries[qualified] = CatalogEntry(
                 name=qualified,
                 package=package.name,
                 spec=spec,
                 tool=package.tools[spec.name],
                 required_role=needed,
             )
-    return catalog
-
-
-#: The installation status whose packages are active (as in ``engine.installed``).
-ACTIVE_STATUS = "installed"
-
-
-def _installations(session: Session, catalog: ToolCatalog) -> dict[str, str]:
-    """Return the active packages' installed versions; note why the others offer nothing."""
-    from sqlalchemy import select
-
-    from fleetprompt_host.storage.models import InstallationRow
-
-    versions: dict[str, str] = {}
-    rows = session.execute(
-        select(InstallationRow.package, InstallationRow.status, InstallationRow.version)
-    ).all()
-    for package, status, version in rows:
-        if status == ACTIVE_STATUS:
-            versions[package] = str(version)
-        else:
-            catalog.unavailable[package] = f"package {package!r} is {status} here"
-    return versions
+    return out

@@ -1,7 +1,9 @@
 """The ``ToolContext`` a tool's code receives while it runs.
 
 Tool code always runs on a read-only tenant session: it can read its package's records,
-never write them. A write tool states the change it wants through
+never write them. The session is opened when the code first reads (``ctx.records``,
+``ctx.config``), so a tool that computes or calls out without reading the tenant's data
+costs no transaction. A write tool states the change it wants through
 ``ctx.request_directive``; the context only *captures* that request (type, params,
 preview). The dispatcher then asks for confirmation if the tool needs it and requests
 the directive in a transaction of its own, with the invocation's idempotency key, so
@@ -12,6 +14,7 @@ The tenant, the actor and the correlation id come from the host, never from argu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +53,7 @@ class ToolRunContext:
 
     def __init__(
         self,
-        session: Session,
+        open_session: Callable[[], Session],
         manifest: Manifest,
         *,
         tenant: str,
@@ -59,14 +62,15 @@ class ToolRunContext:
         effect: Effect,
         tool: str,
     ) -> None:
-        self._session = session
+        self._open_session = open_session
+        self._session: Session | None = None
         self._manifest = manifest
         self._tenant = tenant
         self._actor = actor
         self._correlation_id = correlation_id
         self._effect = effect
         self._tool = tool
-        self._records = PackageRecords(session, manifest, writable=False)
+        self._records: PackageRecords | None = None
         self._config: dict[str, Any] | None = None
         self.captured: CapturedDirective | None = None
         #: Set by the dispatcher when the call timed out: later requests are refused.
@@ -92,19 +96,30 @@ class ToolRunContext:
         """The tool's package."""
         return self._manifest.name
 
+    def _read_session(self) -> Session:
+        if self._session is None:
+            self._session = self._open_session()
+        return self._session
+
     @property
     def config(self) -> dict[str, Any]:
         """The installation's non-secret config values."""
         if self._config is None:
-            found = self._session.execute(
-                select(InstallationRow.config).where(InstallationRow.package == self.package)
-            ).scalar_one_or_none()
+            found = (
+                self._read_session()
+                .execute(
+                    select(InstallationRow.config).where(InstallationRow.package == self.package)
+                )
+                .scalar_one_or_none()
+            )
             self._config = dict(found or {})
         return dict(self._config)
 
     @property
     def records(self) -> PackageRecords:
         """Read-only access to the package's records."""
+        if self._records is None:
+            self._records = PackageRecords(self._read_session(), self._manifest, writable=False)
         return self._records
 
     def request_directive(

@@ -8,8 +8,9 @@ For each call, in order:
    profile) is refused; its code never runs.
 2. **Parse and validate** the arguments against the tool's types. Errors become a result
    that names each bad field, so the model can correct itself on the next round.
-3. **Run** the tool's code on a read-only tenant session, in a thread bounded by the
-   tool's timeout. Read tools in one batch run concurrently. A tool that raises or times
+3. **Run** the tool's code on a read-only tenant session (opened when the code first
+   reads), on a worker thread (:mod:`.workers`) the caller stops waiting for when the
+   tool's timeout passes. Read tools in one batch run concurrently. A tool that raises or times
    out gives an error result (and an error step); nothing propagates.
 4. **Write tools** only *capture* the directive they ask for. A tool flagged
    requires-confirmation then asks (:class:`ConfirmationPolicy`): the user interactively,
@@ -33,6 +34,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -53,9 +55,11 @@ from .results import (
     from_exception,
 )
 from .steps import ExecutionRecorder
+from .workers import POOL
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+    from sqlalchemy.orm import Session
 
     from fleetprompt_host.registry import PackageRegistry
     from fleetprompt_host.storage import Database
@@ -180,19 +184,21 @@ class ToolDispatcher:
         if self.scope.on_start is not None:
             self.scope.on_start(item.call)
         state = _Running()
-        thread = threading.Thread(
-            target=self._invoke, args=(item, state), name=f"tool:{item.call.name}", daemon=True
-        )
-        thread.start()
+        POOL.submit(lambda: self._invoke(item, state))
         return state
 
     def _invoke(self, item: _Prepared, state: _Running) -> None:
         scope = self.scope
         manifest = scope.catalog.manifests[item.entry.package]
         try:
-            with scope.db.tenant_session(scope.tenant, readonly=True) as session:
+            with ExitStack() as stack:
+
+                def open_session() -> Session:
+                    # Entered on the worker's stack: closed when the tool's code returns.
+                    return stack.enter_context(scope.db.tenant_session(scope.tenant, readonly=True))
+
                 state.context = ToolRunContext(
-                    session,
+                    open_session,
                     manifest,
                     tenant=scope.tenant,
                     actor=scope.actor,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, insert, update
+from sqlalchemy import Table, bindparam, insert, update
 
 from fleetprompt_host.engine.executions import ExecutionLog, Step
 from fleetprompt_host.engine.jsonsafe import redact
@@ -24,6 +24,19 @@ from fleetprompt_host.storage.models import ExecutionRow, ExecutionStepRow
 
 _EXECUTIONS = cast(Table, ExecutionRow.__table__)
 _STEPS = cast(Table, ExecutionStepRow.__table__)
+# Built once: executing a prebuilt statement with fresh parameters is a compiled-cache
+# hit, where building ``insert().values(...)`` anew costs more than the INSERT itself.
+_INSERT_EXECUTION = insert(_EXECUTIONS)
+_INSERT_STEPS = insert(_STEPS)
+_FINISH_EXECUTION = (
+    update(_EXECUTIONS)
+    .where(_EXECUTIONS.c.id == bindparam("execution_id"))
+    .values(
+        status=bindparam("new_status", type_=_EXECUTIONS.c.status.type),
+        finished_at=bindparam("new_finished_at", type_=_EXECUTIONS.c.finished_at.type),
+        summary=bindparam("new_summary", type_=_EXECUTIONS.c.summary.type),
+    )
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -96,9 +109,13 @@ class ExecutionRecorder:
         self._write_steps(session)
         # The whole summary is known here: one UPDATE, no read back.
         session.connection().execute(
-            update(_EXECUTIONS)
-            .where(_EXECUTIONS.c.id == self.id)
-            .values(status=status, finished_at=utcnow(), summary=redact(merged))
+            _FINISH_EXECUTION,
+            {
+                "execution_id": self.id,
+                "new_status": status,
+                "new_finished_at": utcnow(),
+                "new_summary": redact(merged),
+            },
         )
 
     def _insert(
@@ -106,17 +123,18 @@ class ExecutionRecorder:
     ) -> None:
         log = self.log
         session.connection().execute(
-            insert(_EXECUTIONS).values(
-                id=log.id,
-                kind=log.kind,
-                status=status,
-                actor=log.actor,
-                correlation_id=self.correlation_id,
-                causation_id=log.causation_id,
-                started_at=log.started_at,
-                finished_at=finished_at,
-                summary=redact(summary),
-            )
+            _INSERT_EXECUTION,
+            {
+                "id": log.id,
+                "kind": log.kind,
+                "status": status,
+                "actor": log.actor,
+                "correlation_id": self.correlation_id,
+                "causation_id": log.causation_id,
+                "started_at": log.started_at,
+                "finished_at": finished_at,
+                "summary": redact(summary),
+            },
         )
         self.inserted = True
 
@@ -124,5 +142,5 @@ class ExecutionRecorder:
         fresh = self.log.steps[self.written :]
         if fresh:
             rows = [s.row(self.id, self.written + i) for i, s in enumerate(fresh, start=1)]
-            session.connection().execute(insert(_STEPS), rows)
+            session.connection().execute(_INSERT_STEPS, rows)
             self.written += len(fresh)

@@ -141,3 +141,58 @@ def test_fingerprints_change_when_a_tool_contract_changes(
     assert len(entry.fingerprint) == 16
     other = type(entry)(entry.name, entry.package, changed, entry.tool, entry.required_role)
     assert other.fingerprint != entry.fingerprint
+
+
+def test_a_role_granted_or_revoked_after_a_catalog_is_seen_by_the_next_one(
+    db: Database, registry: PackageRegistry, tenant: str
+) -> None:
+    from fleetprompt_host.storage.roles import add_member, remove_member
+
+    assert _catalog(db, registry, "user:bob").get("notes__purge_notes") is None
+    with db.tenant_session("acme") as session:
+        add_member(session, "user:bob", "admin", by="user:alice")
+
+    assert _catalog(db, registry, "user:bob").get("notes__purge_notes") is not None
+
+    with db.tenant_session("acme") as session:
+        remove_member(session, "user:bob", by="user:alice")
+    with pytest.raises(PermissionDeniedError) as info:
+        _catalog(db, registry, "user:bob")
+    assert info.value.code == "not-a-member"
+
+
+def test_a_package_disabled_after_a_catalog_is_built_is_withdrawn_from_the_next_one(
+    db: Database, registry: PackageRegistry, notes_pkg: ModuleType, tenant: str
+) -> None:
+    assert _catalog(db, registry).get("notes__search") is not None
+
+    notes_pkg.install(db, "acme", "notes", status="disabled")
+
+    catalog = _catalog(db, registry)
+    assert catalog.get("notes__search") is None
+    assert "package 'notes' is disabled here" in catalog.refusal("notes__search")
+
+
+def test_a_catalog_changed_by_its_caller_leaves_the_next_one_whole(
+    db: Database, registry: PackageRegistry, tenant: str
+) -> None:
+    first = _catalog(db, registry)
+    first.entries.clear()
+    first.withheld.clear()
+
+    second = _catalog(db, registry)
+
+    assert second.get("notes__search") is not None
+    assert "does not declare" in second.refusal("memo__search")
+
+
+def test_a_package_registered_anew_is_judged_by_its_new_manifest(
+    db: Database, notes_pkg: ModuleType, tenant: str
+) -> None:
+    without = _catalog(db, notes_pkg.registry())
+    with_permission = _catalog(db, notes_pkg.registry(memo_permissions=["records:read"]))
+    again_without = _catalog(db, notes_pkg.registry())
+
+    assert without.get("memo__search") is None
+    assert with_permission.get("memo__search") is not None
+    assert again_without.get("memo__search") is None

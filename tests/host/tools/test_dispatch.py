@@ -327,3 +327,23 @@ def test_read_calls_of_one_batch_run_concurrently_and_results_keep_call_order(
     assert [(s.seq, s.input["call_id"]) for s in steps] == [(1, "a"), (2, "b"), (3, "c")]
     assert steps[0].input["arguments_hash"] == arguments_hash({})
     assert steps[1].input["arguments_hash"] == arguments_hash({"tenant": ""})
+
+
+def test_a_tool_that_reads_nothing_opens_no_read_only_session(
+    call: Call, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[bool] = []
+    real = db.tenant_session
+
+    def counting(slug: str, readonly: bool = False) -> Any:
+        opened.append(readonly)
+        return real(slug, readonly=readonly)
+
+    monkeypatch.setattr(db, "tenant_session", counting)
+
+    whoami = call("notes__whoami")
+    search = call("notes__search", {"query": "x"})
+
+    assert whoami.result.ok and search.result.ok
+    # Each call: the catalog (read-only) and the record (write); search reads its records.
+    assert opened == [True, False, True, True, False]
