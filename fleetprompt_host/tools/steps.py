@@ -5,10 +5,12 @@ possible.
 the correlation id of the directives the work requests), queues steps in memory and
 writes them, in order, inside transactions that commit anyway: the round's messages, a
 directive request, the end of the work. A short unit of work that requests nothing is
-written once, finished, in one transaction; a longer one is inserted as ``running`` at
-its first flush and finished with one UPDATE. Steps are the engine's
-:class:`~fleetprompt_host.engine.executions.Step` (inputs, outputs and errors redacted);
-rows go in as Core INSERTs, which cost a fraction of the ORM's bulk path.
+written once, finished, in one transaction (by the engine's
+:meth:`~fleetprompt_host.engine.executions.ExecutionLog.write`: one statement on
+PostgreSQL); a longer one is inserted as ``running`` at its first flush and finished with
+one UPDATE. Steps are the engine's :class:`~fleetprompt_host.engine.executions.Step`
+(inputs, outputs and errors redacted); rows go in as prebuilt Core INSERTs, which cost a
+fraction of the ORM's bulk path.
 """
 
 from __future__ import annotations
@@ -100,12 +102,14 @@ class ExecutionRecorder:
                 self.finish(status, own, **summary)
             return
         log = self.log
-        merged = {**log.summary, **summary, "duration_ms": log.elapsed_ms()}
         if not self.inserted:
-            # Written once, finished: one INSERT for the execution, one for its steps.
-            self._insert(session, status, utcnow(), merged)
-            self._write_steps(session)
+            # Written once, finished: the engine's path, one statement on PostgreSQL for
+            # the execution and its steps, two prebuilt INSERTs on SQLite.
+            log.write(session, status, **summary)
+            self.inserted = True
+            self.written = len(log.steps)
             return
+        merged = {**log.summary, **summary, "duration_ms": log.elapsed_ms()}
         self._write_steps(session)
         # The whole summary is known here: one UPDATE, no read back.
         session.connection().execute(
