@@ -37,6 +37,12 @@ def _tenant_list(values: tuple[str, ...]) -> tuple[str, ...] | None:
     help="Items claimed per turn at one tenant (the fairness cap).",
 )  # fmt: skip
 @click.option(
+    "--group-window", "group_seconds", default=0.05, show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds one transaction keeps taking claimed directives (group commit); 0: one "
+    "transaction per directive.",
+)  # fmt: skip
+@click.option(
     "--poll", "poll_seconds", default=None, type=click.FloatRange(0.01),
     help="Safety-net poll interval in seconds (default 0.2 on SQLite, 5 on PostgreSQL).",
 )  # fmt: skip
@@ -62,6 +68,7 @@ def worker(
     until_idle: bool,
     lease_seconds: float,
     batch_size: int,
+    group_seconds: float,
     poll_seconds: float | None,
     idle_horizon: float,
     shutdown_grace: float,
@@ -99,6 +106,7 @@ def worker(
         until_idle=until_idle,
         lease_seconds=lease_seconds,
         batch_size=batch_size,
+        group_seconds=group_seconds,
         poll_seconds=poll_seconds,
         idle_horizon_seconds=idle_horizon,
         shutdown_grace_seconds=shutdown_grace,

@@ -302,22 +302,35 @@ def renew(
 
     An item is lost once it finished, was released, canceled, or claimed again by another
     worker after its lease expired; its runner's commit is then refused by the fence.
+
+    On PostgreSQL the renewal never waits for a row lock: a row locked by its runner's
+    open transaction (a group of directives finishing, see :mod:`.group_runner`) is
+    skipped, and counted as held while it still carries our claim, so renewing cannot
+    deadlock with a runner that locks several rows in another order.
     """
     if not items:
         return []
     expires = utcnow() + lease
     held: set[tuple[str, Any]] = set()
     with db.tenant_session(tenant) as session:
+        skip_locked = session.get_bind().dialect.name == "postgresql"
         for table, status, mine in _split(items):
             extra = {"next_attempt_at": expires} if table is _V else {}
-            stmt = (
-                update(table)
-                .where(*_held_by(table, status, mine))
-                .values(lease_expires_at=expires, **extra)
-                .returning(table.c.id)
-            )
             kind = mine[0].kind
-            held.update((kind, row.id) for row in session.execute(stmt))
+            target: Any = _held_by(table, status, mine)
+            if skip_locked:
+                lockable = (
+                    select(table.c.id).where(*target).with_for_update(skip_locked=True)
+                ).scalar_subquery()
+                target = (table.c.id.in_(lockable),)
+            stmt = update(table).where(*target).values(lease_expires_at=expires, **extra)
+            renewed = {row.id for row in session.execute(stmt.returning(table.c.id))}
+            if skip_locked and len(renewed) < len(mine):
+                # Skipped or lost: a plain read tells which still carry our claim.
+                rest = [item for item in mine if item.id not in renewed]
+                still = select(table.c.id).where(*_held_by(table, status, rest))
+                renewed.update(session.execute(still).scalars())
+            held.update((kind, item_id) for item_id in renewed)
     return [item for item in items if (item.kind, item.id) not in held]
 
 

@@ -68,6 +68,9 @@ class UnitOfWork:
         self._correlation_id = correlation_id
         self._causation_id = causation_id
         self._log = log
+        #: True once this unit of work wrote a signal itself (a requested directive's
+        #: ``directive.requested``): its transaction then holds the tenant's signal order.
+        self.holds_signal_order = False
 
     @property
     def tenant(self) -> str:
@@ -111,6 +114,7 @@ class UnitOfWork:
                 f"package code cannot request host directive {type_!r}",
                 code="host-directive-refused",
             )
+        self.holds_signal_order = True
         directive, created = request_directive(
             self._session,
             self._registry,

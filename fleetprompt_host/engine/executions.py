@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, bindparam, cast, func, insert, select, union_all, update
+from sqlalchemy import Update, bindparam, func, insert, select, union_all, update
 from sqlalchemy.orm import Session
 
 from fleetprompt_host.storage.base import new_id, utcnow
@@ -35,7 +35,13 @@ from fleetprompt_sdk.errors import InvalidInputError, NotFoundError
 
 from .jsonsafe import redact
 from .leases import affected
-from .statements import EXECUTION_INSERT, STEP_INSERT, dialect_of, execution_with_steps
+from .statements import (
+    EXECUTION_INSERT,
+    STEP_INSERT,
+    dialect_of,
+    execution_with_steps,
+    typed_param,
+)
 
 _EXECUTIONS: Any = ExecutionRow.__table__
 _STEPS: Any = ExecutionStepRow.__table__
@@ -136,7 +142,7 @@ class ExecutionLog:
         """Milliseconds since the log was created."""
         return round((time.perf_counter() - self._clock) * 1000, 3)
 
-    def _rows(
+    def rows(
         self, status: str, summary: dict[str, Any]
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Return the execution row (finished now, with ``status``) and its step rows."""
@@ -158,7 +164,7 @@ class ExecutionLog:
 
     def write(self, session: Session, status: str, **summary: Any) -> str:
         """Insert the execution (finished now, with ``status``) and its steps; return its id."""
-        execution, steps = self._rows(status, summary)
+        execution, steps = self.rows(status, summary)
         if _one_statement(session, steps):
             # One round trip for the execution and its steps.
             session.execute(execution_with_steps(len(steps)), _bound(execution, steps))
@@ -183,7 +189,7 @@ class ExecutionLog:
         is written whatever the count: a caller that finds the UPDATE fenced off rolls the
         transaction back, the log with it.
         """
-        execution, steps = self._rows(status, summary)
+        execution, steps = self.rows(status, summary)
         if _one_statement(session, steps):
             bound = {**params, **_bound(execution, steps)}
             return affected(session.execute(_update_with_execution(statement, len(steps)), bound))
@@ -216,7 +222,7 @@ def _update_with_execution(statement: Update, steps: int) -> Update:
     )
     names = [c.name for c in _STEPS.c if c.name != "id"]
     rows = [
-        select(*[_typed(f"s{n}_{name}", _STEPS.c[name].type) for name in names])
+        select(*[typed_param(f"s{n}_{name}", _STEPS.c[name].type) for name in names])
         for n in range(steps)
     ]
     source = rows[0] if steps == 1 else union_all(*rows)
@@ -225,11 +231,6 @@ def _update_with_execution(statement: Update, steps: int) -> Update:
     # at the end of the statement.
     inserted = insert(_STEPS).from_select(names, source).cte("fp_fenced_steps")
     return statement.add_cte(execution, inserted)
-
-
-def _typed(name: str, type_: Any) -> Any:
-    # Explicit casts: in a UNION, PostgreSQL would guess text for a NULL float.
-    return cast(bindparam(name, type_=type_), type_)
 
 
 def error_doc(exc: BaseException) -> dict[str, Any]:

@@ -1,8 +1,8 @@
-"""What a worker calls to run one claimed item: by default the engine's runner."""
+"""What a worker calls to run claimed items: by default the engine's runner."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..storage import Database
@@ -11,24 +11,52 @@ from .claims import ClaimedWork
 #: Runs one claimed item; returns a short outcome label (``succeeded``, ``retry`` ...).
 Executor = Callable[[Database, ClaimedWork], str | None]
 
+#: Runs a prefix of claimed directives of one tenant together (see
+#: :mod:`.group_runner`); returns, in order, the label or the exception of each item run.
+GroupExecutor = Callable[
+    [Database, Sequence[ClaimedWork], Callable[[], bool]], list[str | Exception | None]
+]
 
-def engine_executor(registry: Any = None) -> Executor:
-    """Return the executor that runs items through the engine's runner."""
-    from .runner import deliver_signal, run_directive
 
-    if registry is None:
-        from ..discovery import discover
+class EngineExecutor:
+    """The executor running items through the engine's runner; groups directives."""
 
-        registry = discover()
+    def __init__(self, registry: Any = None) -> None:
+        if registry is None:
+            from ..discovery import discover
 
-    def execute(db: Database, item: ClaimedWork) -> str | None:
+            registry = discover()
+        self.registry = registry
+
+    def __call__(self, db: Database, item: ClaimedWork) -> str | None:
+        """Run one claimed item (directive or delivery) on its own."""
+        from .runner import deliver_signal, run_directive
+
         if item.kind == "directive":
-            outcome = run_directive(db, registry, item.tenant, item.id, item.claim)
+            outcome = run_directive(db, self.registry, item.tenant, item.id, item.claim)
         else:
-            outcome = deliver_signal(db, registry, item.tenant, item.id, item.claim)
+            outcome = deliver_signal(db, self.registry, item.tenant, item.id, item.claim)
         return _label(outcome)
 
-    return execute
+    def run_group(
+        self, db: Database, items: Sequence[ClaimedWork], keep_going: Callable[[], bool]
+    ) -> list[str | Exception | None]:
+        """Run a prefix of ``items`` (directives of one tenant) in one transaction."""
+        from .group_runner import run_directive_group
+
+        outcomes = run_directive_group(
+            db,
+            self.registry,
+            items[0].tenant,
+            [(item.id, item.claim) for item in items],
+            keep_going=keep_going,
+        )
+        return [o if isinstance(o, Exception) else _label(o) for o in outcomes]
+
+
+def engine_executor(registry: Any = None) -> EngineExecutor:
+    """Return the executor that runs items through the engine's runner."""
+    return EngineExecutor(registry)
 
 
 def _label(outcome: Any) -> str | None:

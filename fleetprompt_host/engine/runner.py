@@ -62,6 +62,7 @@ from .outcomes import (
     record_superseded,
 )
 from .retry import DEFAULT_POLICY, RetryPolicy
+from .signals import SignalInput
 from .statements import DIRECTIVE_FINISH, dialect_of, directive_for_run
 from .wakeups import work_created
 
@@ -136,9 +137,11 @@ def run_directive(
                     f"{policy.lost_attempts} lost attempts: earlier attempts ended without "
                     "reporting (their worker stopped)",
                 )
-            result = _call_directive(session, registry, tenant, row, claim, log)
+            result, ctx = call_directive(session, registry, tenant, row, claim, log)
+            if isinstance(ctx, DirectiveRunContext):
+                ctx.flush_signals()
             session.flush()
-            _finish_directive(
+            finish_directive(
                 session, registry, tenant, row, claim, status="succeeded", result=result, log=log
             )
         return RunOutcome("directive", directive_id, "succeeded", attempt, log.id, result=result)
@@ -147,17 +150,22 @@ def run_directive(
     except Exception as exc:
         if isinstance(exc, NotFoundError) and exc.code == "directive-not-found":
             raise
-        return _directive_failed(db, registry, tenant, directive_id, claim, log, exc, policy)
+        return directive_failed(db, registry, tenant, directive_id, claim, log, exc, policy)
 
 
-def _call_directive(
+def call_directive(
     session: Session,
     registry: PackageRegistry,
     tenant: str,
     row: DirectiveRow,
     claim: Claim,
     log: ExecutionLog,
-) -> dict[str, Any] | None:
+) -> tuple[dict[str, Any] | None, Any]:
+    """Call the handler of claimed ``row``; return its checked result and its context.
+
+    Signals a package handler emitted stay buffered in the context (``flush_signals``):
+    the caller writes them when it finishes the directive.
+    """
     target = resolve_target(session, registry, row.type)
     common: dict[str, Any] = {
         "actor": row.actor,
@@ -192,12 +200,29 @@ def _call_directive(
     ) as step:
         result = _check_result(target.handler(ctx, to_model(row, tenant)))
         step.output = result
-    if isinstance(ctx, DirectiveRunContext):
-        ctx.flush_signals()
-    return result
+    return result, ctx
 
 
-def _finish_directive(
+def lifecycle_items(
+    row: DirectiveRow,
+    status: str,
+    result: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+) -> list[SignalInput]:
+    """The lifecycle signals that finishing an attempt of ``row`` with ``status`` writes."""
+    attempt = row.attempts
+    # Written at the end to keep the tenant's signal counter free while the handler runs;
+    # occurred_at still says when the attempt started.
+    items = [lifecycle_input(row, "started", mark=attempt, occurred_at=row.started_at)]
+    if status in ("succeeded", "failed"):
+        extra: dict[str, Any] = {"result": result} if status == "succeeded" else {"error": error}
+        if status == "succeeded" and json_size(extra) > 16 * 1024:
+            extra = {"result_truncated": True}
+        items.append(lifecycle_input(row, status, mark=attempt, extra=extra))
+    return items
+
+
+def finish_directive(
     session: Session,
     registry: PackageRegistry,
     tenant: str,
@@ -214,16 +239,8 @@ def _finish_directive(
 
     With ``log``, the execution is written (outcome ``status``) with the fenced UPDATE.
     """
-    attempt, now = row.attempts, utcnow()
-    # Written at the end to keep the tenant's signal counter free while the handler runs;
-    # occurred_at still says when the attempt started.
-    items = [lifecycle_input(row, "started", mark=attempt, occurred_at=row.started_at)]
-    if status in ("succeeded", "failed"):
-        extra: dict[str, Any] = {"result": result} if status == "succeeded" else {"error": error}
-        if status == "succeeded" and json_size(extra) > 16 * 1024:
-            extra = {"result_truncated": True}
-        items.append(lifecycle_input(row, status, mark=attempt, extra=extra))
-    emit_fresh(session, registry, tenant, items)
+    now = utcnow()
+    emit_fresh(session, registry, tenant, lifecycle_items(row, status, result, error))
     params = {
         "p_id": row.id,
         "p_token": claim.fencing_token,
@@ -247,7 +264,7 @@ def _finish_directive(
         )
 
 
-def _directive_failed(
+def directive_failed(
     db: Database,
     registry: PackageRegistry,
     tenant: str,
@@ -257,6 +274,8 @@ def _directive_failed(
     exc: Exception,
     policy: RetryPolicy,
 ) -> RunOutcome:
+    """Record, in a transaction of its own, that a run of ``directive_id`` raised ``exc``:
+    retried later or failed for good (see the module doc, point 4)."""
     error = error_of(exc)
     mark_rolled_back(log, error)
     try:
@@ -268,7 +287,7 @@ def _directive_failed(
             terminal = permanent(exc) or attempt >= row.max_attempts
             now = utcnow()
             retry_at = None if terminal else policy.next_at(now, attempt)
-            _finish_directive(
+            finish_directive(
                 session,
                 registry,
                 tenant,

@@ -249,7 +249,8 @@ def signals_insert_numbered(counter: str, rows: int) -> Executable:
     )
 
 
-def _typed(name: str, type_: Any) -> Any:
+def typed_param(name: str, type_: Any) -> Any:
+    """A bind parameter cast to its type (in a UNION, PostgreSQL would guess text)."""
     return cast(bindparam(name, type_=type_), type_)
 
 
@@ -268,14 +269,14 @@ def execution_with_steps(steps: int) -> Executable:
     # INSERT ... SELECT (not a multi-row VALUES, which SQLAlchemy cannot cache compiled).
     # Explicit casts: in a UNION, PostgreSQL would guess text for a NULL float.
     rows = [
-        select(*[_typed(f"s{n}_{name}", _STEPS.c[name].type) for name in names])
+        select(*[typed_param(f"s{n}_{name}", _STEPS.c[name].type) for name in names])
         for n in range(steps)
     ]
     source = rows[0] if steps == 1 else union_all(*rows)
     return insert(_STEPS).from_select(names, source).add_cte(execution)
 
 
-def _active_packages_json(dialect: str) -> Any:
+def active_packages_json(dialect: str) -> Any:
     """A scalar subquery: the tenant's active packages as a JSON array."""
     package = _INSTALLATIONS.c.package
     if dialect == "postgresql":
@@ -288,7 +289,7 @@ def _active_packages_json(dialect: str) -> Any:
 @functools.cache
 def directive_for_run(dialect: str) -> Executable:
     """The directive ``:p_id`` (as an ORM row) and the active packages, in one query."""
-    return select(DirectiveRow, _active_packages_json(dialect)).where(
+    return select(DirectiveRow, active_packages_json(dialect)).where(
         DirectiveRow.id == bindparam("p_id")
     )
 
@@ -297,7 +298,41 @@ def directive_for_run(dialect: str) -> Executable:
 def delivery_for_run(dialect: str) -> Executable:
     """The delivery ``:p_id``, its signal and the active packages, in one query."""
     return (
-        select(DeliveryRow, SignalRow, _active_packages_json(dialect))
+        select(DeliveryRow, SignalRow, active_packages_json(dialect))
         .join(SignalRow, SignalRow.id == DeliveryRow.signal_id)
         .where(DeliveryRow.id == bindparam("p_id"))
+    )
+
+
+@functools.cache
+def directives_succeeded(rows: int) -> Executable:
+    """PostgreSQL: finish ``rows`` running directives as succeeded in one fenced UPDATE.
+
+    Binds ``:id_<n>``, ``:token_<n>`` and ``:result_<n>`` per row and ``:p_now``; RETURNING
+    the id of each row that still carried its token (the others were fenced off).
+    """
+    d = _DIRECTIVES.c
+    selects = [
+        select(
+            typed_param(f"id_{n}", d.id.type).label("id"),
+            typed_param(f"token_{n}", d.fencing_token.type).label("token"),
+            typed_param(f"result_{n}", d.result.type).label("result"),
+        )
+        for n in range(rows)
+    ]
+    done = (selects[0] if rows == 1 else union_all(*selects)).subquery("fp_done")
+    now = bindparam("p_now", type_=d.updated_at.type)
+    return (
+        update(_DIRECTIVES)
+        .where(d.id == done.c.id, d.status == "running", d.fencing_token == done.c.token)
+        .values(
+            status="succeeded",
+            lease_owner=None,
+            lease_expires_at=None,
+            result=done.c.result,
+            error=None,
+            completed_at=now,
+            updated_at=now,
+        )
+        .returning(d.id)
     )
