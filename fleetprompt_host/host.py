@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -27,6 +27,9 @@ from fleetprompt_sdk.models import Actor, Directive, Record, Signal, Subject
 
 from .registry import PackageRegistry
 from .storage import Database
+
+if TYPE_CHECKING:
+    from .engine.signals import SignalInput
 
 DEFAULT_ACTOR = "user:owner"
 
@@ -265,6 +268,19 @@ class Host:
             dedupe_key=dedupe_key,
         )
         return emit(self.db, self.registry, tenant, item, package=package)
+
+    def emit_many(
+        self, tenant: str, signals: Sequence[SignalInput], *, package: str | None = None
+    ) -> list[tuple[Signal, bool]]:
+        """Emit ``signals`` in order in one transaction; return (signal, created) for each.
+
+        Each is a :class:`~fleetprompt_host.engine.signals.SignalInput` and follows the
+        rules of :meth:`emit`; if one is invalid, none is written. Numbering, insert and
+        fanout happen once for the whole list, so this is the fast way to record many.
+        """
+        from fleetprompt_host.engine.batch import emit_many
+
+        return emit_many(self.db, self.registry, tenant, list(signals), package=package)
 
     def request_directive(
         self,

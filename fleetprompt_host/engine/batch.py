@@ -10,18 +10,22 @@ the numbers, one multi-row INSERT of the signals and one of their deliveries.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from fleetprompt_host.registry import PackageRegistry
+from fleetprompt_host.storage import Database
 from fleetprompt_host.storage.base import utcnow
 from fleetprompt_host.storage.models import SignalRow
 from fleetprompt_sdk.errors import StorageError
 from fleetprompt_sdk.models import Signal
 
+from . import sqlite_fast
 from .installed import active_packages
+from .signal_ids import new_ids
 from .signals import (
     COUNTER,
     SignalInput,
@@ -29,6 +33,7 @@ from .signals import (
     emit_signal,
     model_of,
     row_values,
+    signal_of,
     to_model,
     validate_signal,
 )
@@ -75,67 +80,84 @@ def emit_signals(
     earlier item of the batch) return the first signal with ``created=False``.
     """
     memo: dict[str, dict[str, Any] | None] = {}
-    for item in items:
-        validate_signal(registry, item, package=package, memo=memo)
+    texts = [validate_signal(registry, item, package=package, memo=memo) for item in items]
     if not items:
         return []
     keyed = any(i.dedupe_key is not None or i.source_event_id is not None for i in items)
     if keyed:
         allocate_fast(session, COUNTER, 0)  # the lock: from here on, the lookup is final
-    by_key: dict[str, Signal] = {}
-    by_event: dict[tuple[str, str], Signal] = {}
+    # A key maps to its stored signal, or to the position in ``fresh`` of the item that
+    # will write it (a duplicate within the batch).
+    by_key: dict[str, Signal | int] = {}
+    by_event: dict[tuple[str, str], Signal | int] = {}
     for row in _stored(session, items) if keyed else ():
         stored = to_model(row, tenant)
         if row.dedupe_key is not None:
             by_key[row.dedupe_key] = stored
         if row.source_event_id is not None:
             by_event[(row.source, row.source_event_id)] = stored
-    results: list[tuple[Signal, bool] | dict[str, Any]] = []
-    fresh: list[dict[str, Any]] = []
-    for item in items:
+    plan: list[tuple[Signal | int, bool]] = []
+    fresh: list[tuple[SignalInput, str]] = []
+    for item, text in zip(items, texts, strict=True):
         event = _event(item)
-        hit = (by_key.get(item.dedupe_key) if item.dedupe_key else None) or (
-            by_event.get(event) if event else None
-        )
+        hit = by_key.get(item.dedupe_key) if item.dedupe_key is not None else None
+        if hit is None and event is not None:
+            hit = by_event.get(event)
         if hit is not None:
-            results.append((hit, False))
+            plan.append((hit, False))
             continue
-        values = row_values(item)
-        values["occurred_at"] = values["occurred_at"] or utcnow()
-        fresh.append(values)
-        results.append(values)
-        if item.dedupe_key is not None or event is not None:
-            placeholder = model_of({**values, "seq": 0, "recorded_at": None}, tenant)
-            if item.dedupe_key is not None:
-                by_key[item.dedupe_key] = placeholder
-            if event is not None:
-                by_event[event] = placeholder
-    if fresh:
-        _write(session, registry, tenant, fresh)
-    final: dict[str, Signal] = {}
-    out: list[tuple[Signal, bool]] = []
-    for entry in results:
-        if isinstance(entry, dict):
-            final[entry["id"]] = model_of(entry, tenant)
-            out.append((final[entry["id"]], True))
-        else:
-            signal, _ = entry
-            # An in-batch duplicate points at a signal written just now: return its final form.
-            out.append((final.get(signal.id, signal), False))
-    return out
+        plan.append((len(fresh), True))
+        if item.dedupe_key is not None:
+            by_key[item.dedupe_key] = len(fresh)
+        if event is not None:
+            by_event[event] = len(fresh)
+        fresh.append((item, text))
+    written = _write(session, registry, tenant, fresh) if fresh else []
+    return [
+        (written[entry] if isinstance(entry, int) else entry, created) for entry, created in plan
+    ]
+
+
+def emit_many(
+    db: Database,
+    registry: PackageRegistry,
+    tenant: str,
+    items: Sequence[SignalInput],
+    *,
+    package: str | None = None,
+) -> list[tuple[Signal, bool]]:
+    """Emit ``items`` in one transaction of their own (see :func:`emit_signals`)."""
+    with db.tenant_session(tenant) as session:
+        return emit_signals(session, registry, tenant, items, package=package)
 
 
 def _write(
-    session: Session, registry: PackageRegistry, tenant: str, fresh: list[dict[str, Any]]
-) -> None:
-    last = allocate_fast(session, COUNTER, len(fresh))
-    now = utcnow()
-    for number, values in enumerate(fresh, start=last - len(fresh) + 1):
-        values.update(seq=number, recorded_at=now)
-    session.execute(insert(_SIGNALS), fresh)
+    session: Session,
+    registry: PackageRegistry,
+    tenant: str,
+    fresh: list[tuple[SignalInput, str]],
+) -> list[Signal]:
+    """Number, insert and fan out ``fresh`` (valid, new items); return their signals."""
+    items = [item for item, _ in fresh]
+    texts = [text for _, text in fresh]
+    rows = [row_values(i, id_) for i, id_ in zip(items, new_ids(len(items)), strict=True)]
+    if dialect_of(session) == "postgresql":
+        last = allocate_fast(session, COUNTER, len(rows))
+        now = _number(rows, last, utcnow())
+        session.execute(insert(_SIGNALS), rows)
+    else:
+        raw = sqlite_fast.raw_connection(session)
+        last = sqlite_fast.allocate(raw, COUNTER, len(rows))
+        now = _number(rows, last, utcnow())
+        dialect = session.get_bind().dialect
+        sqlite_fast.insert_signals(
+            raw,
+            [sqlite_fast.params(dialect, v, text) for v, text in zip(rows, texts, strict=True)],
+        )
+    signals = [signal_of(i, values, tenant) for i, values in zip(items, rows, strict=True)]
     deliveries: list[dict[str, Any]] = []
     handlers: dict[str, tuple[str, ...]] = {}
-    for values in fresh:
+    for values in rows:
         type_ = values["type"]
         if type_ not in handlers:
             handlers[type_] = (
@@ -147,6 +169,17 @@ def _write(
     if deliveries:
         session.execute(DELIVERY_INSERT, deliveries)
         work_created(session, tenant, "delivery", now)
+    return signals
+
+
+def _number(rows: list[dict[str, Any]], last: int, now: datetime) -> datetime:
+    """Give ``rows`` the numbers up to ``last`` in order, and their times; return ``now``."""
+    for number, values in enumerate(rows, start=last - len(rows) + 1):
+        values["seq"] = number
+        values["recorded_at"] = now
+        if values["occurred_at"] is None:
+            values["occurred_at"] = now
+    return now
 
 
 def emit_fresh(

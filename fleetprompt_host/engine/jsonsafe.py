@@ -153,16 +153,28 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False)
+# The C encoder behind json.dumps, built once (json builds it again on every call). No
+# cycle check: check_json refuses anything nested deeper than MAX_DEPTH first.
+_ENCODE = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, _COMPACT.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+    if json.encoder.c_make_encoder is not None  # type: ignore[attr-defined]
+    else None
+)
 
 
 def compact_json(value: Any) -> str:
     """Return ``value`` as compact JSON text (no spaces, UTF-8 characters unescaped).
 
     It is as long in UTF-8 as the canonical JSON (only the key order differs), so one
-    text serves both the size limit (:func:`text_size`) and storage.
+    text serves both the size limit (:func:`text_size`) and storage. ``value`` must have
+    passed :func:`check_json`.
     """
-    return _COMPACT.encode(value)
+    if _ENCODE is None or not isinstance(value, dict | list):
+        return _COMPACT.encode(value)
+    return "".join(_ENCODE(value, 0))
 
 
 def text_size(text: str) -> int:

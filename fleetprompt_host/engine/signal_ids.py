@@ -1,27 +1,32 @@
-"""Signal ids: random (version 4) UUIDs in canonical text form, drawn in bulk.
+"""Signal ids: time-ordered UUIDs (version 7, RFC 9562) in canonical text form.
 
-The same ids as :func:`fleetprompt_host.storage.base.new_id`, for less: one read of the
-system's random source for a whole batch, and the text built without a ``UUID`` object.
+A version 7 UUID starts with the Unix time in milliseconds, followed by 74 random bits.
+Signals written together therefore get ids that sort next to each other, so inserting
+them touches the end of the id index instead of one random page of it per signal (with
+random ids, a 100-signal transaction wrote about a hundred more index pages). The ids are
+as unique as random ones: 74 random bits per millisecond.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 
 def new_ids(count: int) -> list[str]:
-    """Return ``count`` new random UUIDs (RFC 4122 version 4) as text."""
-    random = bytearray(os.urandom(16 * count))
+    """Return ``count`` new version 7 UUIDs as text, drawn with one read of randomness."""
+    stamp = (time.time_ns() // 1_000_000).to_bytes(6, "big").hex()
+    random = bytearray(os.urandom(10 * count))
     ids = []
-    for start in range(0, 16 * count, 16):
-        # The version (4) and variant (10xx) bits, as uuid.uuid4 sets them.
-        random[start + 6] = (random[start + 6] & 0x0F) | 0x40
-        random[start + 8] = (random[start + 8] & 0x3F) | 0x80
-        h = random[start : start + 16].hex()
-        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    for start in range(0, 10 * count, 10):
+        # The version (7) and variant (10xx) bits.
+        random[start] = (random[start] & 0x0F) | 0x70
+        random[start + 2] = (random[start + 2] & 0x3F) | 0x80
+        h = random[start : start + 10].hex()
+        ids.append(f"{stamp[:8]}-{stamp[8:]}-{h[:4]}-{h[4:8]}-{h[8:]}")
     return ids
 
 
 def new_id() -> str:
-    """Return one new random UUID (version 4) as text."""
+    """Return one new version 7 UUID as text."""
     return new_ids(1)[0]

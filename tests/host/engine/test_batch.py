@@ -59,3 +59,22 @@ def test_one_bad_item_writes_nothing(engine: Any) -> None:
         _batch(engine, [_item(), _item(data={"password": "x"})])
     assert info.value.code == "signal-data-secret"
     assert engine.count(SignalRow) == 0 and engine.count(DeliveryRow) == 0
+
+
+def test_the_host_emits_many_signals_in_one_transaction_all_or_nothing(engine: Any) -> None:
+    from fleetprompt_host.host import Host
+
+    with Host(engine.db.url, registry=engine.registry) as host:
+        results = host.emit_many(
+            engine.tenant,
+            [_item(data={"order": "a"}, dedupe_key="a"), _item("billing.invoice.sent", data={})],
+        )
+        assert [(s.seq, s.type, created) for s, created in results] == [
+            (1, "shop.order.placed", True),
+            (2, "billing.invoice.sent", True),
+        ]
+        with pytest.raises(InvalidInputError):
+            host.emit_many(engine.tenant, [_item(dedupe_key="b"), _item(data={"token": "x"})])
+        again = host.emit_many(engine.tenant, [_item(dedupe_key="a")])
+        assert again == [(results[0][0], False)]
+        assert [s.seq for s in host.signals(engine.tenant)] == [1, 2]
