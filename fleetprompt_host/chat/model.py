@@ -206,7 +206,7 @@ class _Accumulator:
         self.shown = False
 
     def add(self, chunk: Any) -> None:
-        usage = getattr(chunk, "usage", None)
+        usage = _usage_of(chunk)
         if usage is not None and getattr(usage, "total_tokens", None):
             self.usage = (int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0))
         for choice in getattr(chunk, "choices", None) or []:
@@ -238,6 +238,20 @@ class _Accumulator:
         return out
 
 
+def _usage_of(chunk: Any) -> Any:
+    """Return a streamed chunk's usage, or None.
+
+    litellm's chunks carry ``usage`` (on the last one) as a pydantic extra: asking every
+    chunk with ``getattr`` raises and catches an AttributeError inside pydantic, which
+    costs as much as reading the rest of the chunk. The extras are a plain dict.
+    """
+    extra = getattr(chunk, "__pydantic_extra__", None)
+    if isinstance(extra, dict):
+        found = extra.get("usage")
+        return found if found is not None else chunk.__dict__.get("usage")
+    return getattr(chunk, "usage", None)
+
+
 class LiteLLMClient:
     """A :class:`ModelClient` that calls any provider through litellm."""
 
@@ -245,6 +259,7 @@ class LiteLLMClient:
         self.settings = settings
         self.litellm = load_litellm()
         self._sleep = sleep
+        self._price_unknown = False
 
     def complete(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], on_text: TextSink
@@ -334,11 +349,16 @@ class LiteLLMClient:
         if self.settings.price_per_token is not None:
             inp, out = self.settings.price_per_token
             return prompt * inp + completion * out
+        if self._price_unknown:
+            return None
         try:
             a, b = self.litellm.cost_per_token(
                 model=self.settings.model, prompt_tokens=prompt, completion_tokens=completion
             )
         except Exception:
+            # litellm's price table is loaded once per process (offline): a model it
+            # does not know now, it will not know on the next call.
+            self._price_unknown = True
             return None
         return float(a + b)
 
