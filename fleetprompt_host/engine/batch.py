@@ -150,9 +150,13 @@ def _write(
         last = sqlite_fast.allocate(raw, COUNTER, len(rows))
         now = _number(rows, last, utcnow())
         dialect = session.get_bind().dialect
+        times: dict[datetime, str] = {}
         sqlite_fast.insert_signals(
             raw,
-            [sqlite_fast.params(dialect, v, text) for v, text in zip(rows, texts, strict=True)],
+            [
+                sqlite_fast.params(dialect, v, text, times)
+                for v, text in zip(rows, texts, strict=True)
+            ],
         )
     signals = [signal_of(i, values, tenant) for i, values in zip(items, rows, strict=True)]
     deliveries: list[dict[str, Any]] = []

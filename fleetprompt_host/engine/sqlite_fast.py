@@ -80,8 +80,16 @@ def stored(raw: Any, dedupe_key: str | None, source: str, source_event_id: str |
     )
 
 
-def params(dialect: Dialect, values: dict[str, Any], data_json: str | None = None) -> list[Any]:
-    """Return the insert parameters of a signal row; ``data_json``: ``data`` as JSON text."""
+def params(
+    dialect: Dialect,
+    values: dict[str, Any],
+    data_json: str | None = None,
+    times: dict[datetime, str] | None = None,
+) -> list[Any]:
+    """Return the insert parameters of a signal row; ``data_json``: ``data`` as JSON text.
+
+    ``times`` remembers converted UTC times across the rows of a batch (which share one).
+    """
     out = [values[name] for name in COLUMNS]
     for position, convert in _converters(dialect, data_json is not None):
         value = out[position]
@@ -89,7 +97,12 @@ def params(dialect: Dialect, values: dict[str, Any], data_json: str | None = Non
             continue
         if position in _TIMES and type(value) is datetime and value.tzinfo is UTC:
             # What UTCDateTime and SQLite's DATETIME make of a UTC time, without the detour.
-            out[position] = value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            text = times.get(value) if times is not None else None
+            if text is None:
+                text = value.replace(tzinfo=None).isoformat(" ", "microseconds")
+                if times is not None:
+                    times[value] = text
+            out[position] = text
         else:
             out[position] = convert(value)
     if data_json is not None:
