@@ -5,12 +5,12 @@ possible.
 the correlation id of the directives the work requests), queues steps in memory and
 writes them, in order, inside transactions that commit anyway: the round's messages, a
 directive request, the end of the work. A short unit of work that requests nothing is
-written once, finished, in one transaction (by the engine's
-:meth:`~fleetprompt_host.engine.executions.ExecutionLog.write`: one statement on
-PostgreSQL); a longer one is inserted as ``running`` at its first flush and finished with
-one UPDATE. Steps are the engine's :class:`~fleetprompt_host.engine.executions.Step`
-(inputs, outputs and errors redacted); rows go in as prebuilt Core INSERTs, which cost a
-fraction of the ORM's bulk path.
+written once, finished, in one transaction (on PostgreSQL in one statement, the engine's
+:func:`~fleetprompt_host.engine.statements.execution_with_steps`); a longer one is
+inserted as ``running`` at its first flush and finished with one UPDATE. Steps are the
+engine's :class:`~fleetprompt_host.engine.executions.Step` (inputs, outputs and errors
+redacted); rows go in as prebuilt Core INSERTs on the session's connection, which cost a
+fraction of the ORM's execution path.
 """
 
 from __future__ import annotations
@@ -21,11 +21,14 @@ from sqlalchemy import Table, bindparam, insert, update
 
 from fleetprompt_host.engine.executions import ExecutionLog, Step
 from fleetprompt_host.engine.jsonsafe import redact
+from fleetprompt_host.engine.statements import execution_with_steps
 from fleetprompt_host.storage.base import utcnow
 from fleetprompt_host.storage.models import ExecutionRow, ExecutionStepRow
 
 _EXECUTIONS = cast(Table, ExecutionRow.__table__)
 _STEPS = cast(Table, ExecutionStepRow.__table__)
+#: Beyond this many steps, one statement's parameters outgrow what it saves.
+MAX_STEPS_IN_ONE_STATEMENT = 16
 # Built once: executing a prebuilt statement with fresh parameters is a compiled-cache
 # hit, where building ``insert().values(...)`` anew costs more than the INSERT itself.
 _INSERT_EXECUTION = insert(_EXECUTIONS)
@@ -103,11 +106,7 @@ class ExecutionRecorder:
             return
         log = self.log
         if not self.inserted:
-            # Written once, finished: the engine's path, one statement on PostgreSQL for
-            # the execution and its steps, two prebuilt INSERTs on SQLite.
-            log.write(session, status, **summary)
-            self.inserted = True
-            self.written = len(log.steps)
+            self._write_once(session, status, summary)
             return
         merged = {**log.summary, **summary, "duration_ms": log.elapsed_ms()}
         self._write_steps(session)
@@ -121,6 +120,23 @@ class ExecutionRecorder:
                 "new_summary": redact(merged),
             },
         )
+
+    def _write_once(self, session: Session, status: str, summary: dict[str, Any]) -> None:
+        """Insert the finished execution and all its steps (nothing was written before)."""
+        execution, steps = self.log.rows(status, summary)
+        conn = session.connection()
+        if steps and len(steps) <= MAX_STEPS_IN_ONE_STATEMENT and conn.dialect.name == "postgresql":
+            # One round trip: the execution rides along as a CTE of the steps' INSERT.
+            params = {f"e_{name}": value for name, value in execution.items()}
+            for n, step in enumerate(steps):
+                params.update({f"s{n}_{name}": value for name, value in step.items()})
+            conn.execute(execution_with_steps(len(steps)), params)
+        else:
+            conn.execute(_INSERT_EXECUTION, execution)
+            if steps:
+                conn.execute(_INSERT_STEPS, steps)
+        self.inserted = True
+        self.written = len(steps)
 
     def _insert(
         self, session: Session, status: str, finished_at: Any, summary: dict[str, Any]
