@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, tuple_
+from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from fleetprompt_host.registry import PackageRegistry
@@ -23,7 +23,7 @@ from fleetprompt_host.storage.models import SignalRow
 from fleetprompt_sdk.errors import StorageError
 from fleetprompt_sdk.models import Signal
 
-from . import sqlite_fast
+from . import pg_fast, sqlite_fast
 from .installed import active_packages
 from .signal_ids import new_ids
 from .signals import (
@@ -40,8 +40,6 @@ from .signals import (
 from .statements import DELIVERY_INSERT, allocate_fast, dialect_of, signals_insert_numbered
 from .subscriptions import any_subscriber, subscribers
 from .wakeups import work_created
-
-_SIGNALS = SignalRow.__table__
 
 
 def _event(item: SignalInput) -> tuple[str, str] | None:
@@ -144,7 +142,7 @@ def _write(
     if dialect_of(session) == "postgresql":
         last = allocate_fast(session, COUNTER, len(rows))
         now = _number(rows, last, utcnow())
-        session.execute(insert(_SIGNALS), rows)
+        pg_fast.insert_signals(pg_fast.raw_connection(session), rows, texts)
     else:
         raw = sqlite_fast.raw_connection(session)
         last = sqlite_fast.allocate(raw, COUNTER, len(rows))

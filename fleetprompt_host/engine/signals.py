@@ -35,17 +35,12 @@ from fleetprompt_sdk.errors import InvalidInputError, StorageError
 from fleetprompt_sdk.models import Actor, Signal, Subject
 from fleetprompt_sdk.naming import is_event_type, versioned_segment
 
-from . import sqlite_fast
+from . import pg_fast, sqlite_fast
 from .installed import active_packages
 from .jsonsafe import check_json, compact_json, text_size
 from .schemas import validate
 from .signal_ids import new_id
-from .statements import (
-    DELIVERY_INSERT,
-    allocate_fast,
-    dialect_of,
-    signal_insert_numbered,
-)
+from .statements import DELIVERY_INSERT, allocate_fast, dialect_of
 from .subscriptions import any_subscriber, subscribers
 from .wakeups import work_created
 
@@ -238,10 +233,11 @@ def emit_signal(
     dialect = dialect_of(session)
     if dialect == "postgresql":
         values["occurred_at"] = item.occurred_at or utcnow()
-        row = session.execute(signal_insert_numbered(dialect, COUNTER), values).one_or_none()
-        inserted = row.id if row else None
-        if row is not None:
-            values.update(seq=row.seq, recorded_at=row.recorded_at)
+        raw_pg = pg_fast.raw_connection(session)
+        written = pg_fast.insert_numbered(raw_pg, COUNTER, values, data_json)
+        inserted = written[0] if written else None
+        if written is not None:
+            values.update(seq=written[1], recorded_at=written[2])
     else:
         raw = sqlite_fast.raw_connection(session)
         inserted = _number_and_insert(raw, session.get_bind().dialect, item, values, data_json)
