@@ -37,6 +37,10 @@ def _tenant_list(values: tuple[str, ...]) -> tuple[str, ...] | None:
     help="Items claimed per turn at one tenant (the fairness cap).",
 )  # fmt: skip
 @click.option(
+    "--max-batch", default=100, show_default=True, type=click.IntRange(1, 10000),
+    help="Largest batch of a tenant whose turns finish within 0.5 s (short work).",
+)  # fmt: skip
+@click.option(
     "--group-window", "group_seconds", default=0.05, show_default=True,
     type=click.FloatRange(0),
     help="Seconds one transaction keeps taking claimed directives (group commit); 0: one "
@@ -68,6 +72,7 @@ def worker(
     until_idle: bool,
     lease_seconds: float,
     batch_size: int,
+    max_batch: int,
     group_seconds: float,
     poll_seconds: float | None,
     idle_horizon: float,
@@ -106,6 +111,7 @@ def worker(
         until_idle=until_idle,
         lease_seconds=lease_seconds,
         batch_size=batch_size,
+        max_batch=max(max_batch, batch_size),
         group_seconds=group_seconds,
         poll_seconds=poll_seconds,
         idle_horizon_seconds=idle_horizon,

@@ -62,6 +62,9 @@ from .statements import (
 
 #: How long a group keeps taking directives before it commits (a worker's default).
 GROUP_WINDOW_SECONDS = 0.05
+#: The most directives one group takes: the statements that finish a group grow with
+#: it, and past a few dozen rows they cost more per row than another commit does.
+MAX_GROUP = 20
 
 
 @dataclass
@@ -165,7 +168,7 @@ def _run_together(
         if found:
             remember_active_packages(session, found[0][1])
         for index, (directive_id, claim) in enumerate(items):
-            if ran and not keep_going():
+            if ran and (len(ran) >= MAX_GROUP or not keep_going()):
                 break
             row = rows.get(directive_id)
             if (

@@ -73,12 +73,14 @@ class SignalInput:
     source_event_id: str | None = None
 
 
-def _field(value: str | None, name: str, limit: int) -> None:
-    if value is not None and not (0 < len(value) <= limit):
-        raise InvalidInputError(
-            f"signal {name} must be 1 to {limit} characters, got {len(value)}",
-            code="invalid-signal-field",
-        )
+#: The optional text fields of a signal and their largest length.
+_FIELDS = (
+    ("source", 200),
+    ("dedupe_key", 200),
+    ("source_event_id", 200),
+    ("correlation_id", 64),
+    ("causation_id", 64),
+)
 
 
 def validate_signal(
@@ -100,11 +102,13 @@ def validate_signal(
         schema = _type_schema(registry, item.type, package)
         if memo is not None:
             memo[item.type] = schema
-    _field(item.source, "source", 200)
-    _field(item.dedupe_key, "dedupe_key", 200)
-    _field(item.source_event_id, "source_event_id", 200)
-    _field(item.correlation_id, "correlation_id", 64)
-    _field(item.causation_id, "causation_id", 64)
+    for name, limit in _FIELDS:
+        value = getattr(item, name)
+        if value is not None and not 0 < len(value) <= limit:
+            raise InvalidInputError(
+                f"signal {name} must be 1 to {limit} characters, got {len(value)}",
+                code="invalid-signal-field",
+            )
     if item.occurred_at is not None and item.occurred_at.tzinfo is None:
         raise InvalidInputError(
             "signal occurred_at must carry a time zone", code="invalid-signal-field"
@@ -122,7 +126,7 @@ def validate_signal(
             f"signal data is {size} bytes as JSON, at most {MAX_DATA_BYTES}",
             code="signal-data-too-large",
         )
-    if schema is not None:
+    if schema:  # None or {}: nothing declared to check against
         validate(
             item.data,
             schema,

@@ -4,7 +4,10 @@ One :class:`Worker` runs ``concurrency`` threads, each with its own :class:`Data
 (its own connections) and its own :class:`~.heartbeat.Heartbeat`. A thread:
 
 1. picks a turn (:func:`.scheduler.pick`): the least recently served tenant with due work;
-2. claims at most ``batch_size`` items of that tenant (:func:`.claims.claim_batch`);
+2. claims at most ``batch_size`` items of that tenant (:func:`.claims.claim_batch`), or up
+   to ``max_batch`` while the tenant's turns finish within :data:`FAST_TURN_SECONDS`
+   (a turn is bounded by time rather than by count: short work is claimed in bulk, slow
+   work a few items at a time, so no worker hoards what others could run);
 3. runs the items one by one through the executor (by default the engine's runner, which
    commits only while the item's fencing token is still current), filing the tenant's
    next due time (:func:`.scheduler.settle_now`) once the first item is done;
@@ -48,6 +51,9 @@ log = logging.getLogger("fleetprompt.worker")
 UNTIL_IDLE_RECHECK_SECONDS = 0.2
 #: After the shutdown grace, how long releasing the work still held may take.
 ABANDON_RELEASE_SECONDS = 5.0
+#: A full batch done within this many seconds doubles the tenant's next batch; a slower
+#: turn halves it (down to ``batch_size``).
+FAST_TURN_SECONDS = 0.5
 #: Back-off after a tenant could not be served (database error, outdated schema).
 TROUBLE_BACKOFF = timedelta(seconds=5)
 
@@ -61,6 +67,8 @@ class WorkerOptions:
     until_idle: bool = False
     lease_seconds: float = 30.0
     batch_size: int = 10
+    #: The largest batch a tenant whose turns finish quickly grows to.
+    max_batch: int = 100
     #: Safety-net poll interval; None: 0.2 s on SQLite, 5 s on PostgreSQL (which notifies).
     poll_seconds: float | None = None
     idle_horizon_seconds: float = 60.0
@@ -112,6 +120,8 @@ class Worker:
         self._heartbeats: list[Heartbeat] = []
         self._started = threading.Event()
         self._grace_ends: float | None = None
+        #: Batch sizes of tenants whose turns finish quickly (absent: ``batch_size``).
+        self._batches: dict[str, int] = {}
 
     @property
     def name(self) -> str:
@@ -310,12 +320,14 @@ class Worker:
         turn: scheduler.Turn | None,
     ) -> None:
         """Claim a batch of ``tenant`` and run it; ``turn`` None: claimed without a turn."""
+        limit = self._batches.get(tenant, self.options.batch_size)
+        began = time.monotonic()
         try:
             batch = claim_batch(
                 db,
                 tenant,
                 owner,
-                limit=self.options.batch_size,
+                limit=limit,
                 lease=self._lease,
                 next_due_if_claimed=False,
             )
@@ -363,6 +375,19 @@ class Worker:
             # worker busy) until the leases expire although the work is done.
             if not settled or (leased and (due is None or due > utcnow())):
                 self._file(db, lambda: scheduler.refresh(db, tenant, create=False))
+            self._size_next_batch(tenant, limit, len(batch.items), time.monotonic() - began)
+
+    def _size_next_batch(self, tenant: str, limit: int, claimed: int, seconds: float) -> None:
+        """Double a tenant's batch after a full, fast turn; halve it after a slow one (see
+        the module doc)."""
+        if seconds >= FAST_TURN_SECONDS:
+            smaller = max(self.options.batch_size, limit // 2)
+            if smaller == self.options.batch_size:
+                self._batches.pop(tenant, None)
+            else:
+                self._batches[tenant] = smaller
+        elif claimed == limit and limit < self.options.max_batch:
+            self._batches[tenant] = min(self.options.max_batch, limit * 2)
 
     def _settle_now(self, db: Database, tenant: str, turn: scheduler.Turn | None) -> Any:
         turn = turn or scheduler.current_turn(db, tenant)

@@ -13,7 +13,12 @@ from sqlalchemy import delete, exc, select, text
 
 from fleetprompt_host.engine import scheduler
 from fleetprompt_host.engine.claims import ClaimedWork, claim_batch
-from fleetprompt_host.engine.worker import Worker, WorkerOptions, engine_executor
+from fleetprompt_host.engine.worker import (
+    FAST_TURN_SECONDS,
+    Worker,
+    WorkerOptions,
+    engine_executor,
+)
 from fleetprompt_host.storage import Database, utcnow
 from fleetprompt_host.storage.models import TenantWorkRow
 
@@ -174,7 +179,9 @@ def test_work_requested_during_a_backlog_waits_a_bounded_number_of_batches(
         order.append(item.tenant)
         return run(db, item)
 
-    worker = Worker(lab.url, WorkerOptions(batch_size=batch, poll_seconds=0.05), recording)
+    # Fixed batches: this checks the turns themselves (short work's batches grow, see below).
+    options = WorkerOptions(batch_size=batch, max_batch=batch, poll_seconds=0.05)
+    worker = Worker(lab.url, options, recording)
     thread = threading.Thread(target=worker.run, kwargs={"handle_signals": False})
     thread.start()
     try:
@@ -190,3 +197,22 @@ def test_work_requested_during_a_backlog_waits_a_bounded_number_of_batches(
     # The batch in progress, then at most one more turn of the other tenant.
     assert bulk_in_between <= 2 * batch, bulk_in_between
     assert order.count("bulk") < 120, "the small tenant did not wait for the whole backlog"
+
+
+def test_batches_of_short_work_grow_to_the_maximum_and_a_slow_turn_halves_them(lab: Lab) -> None:
+    worker = Worker(lab.url, WorkerOptions(batch_size=4, max_batch=20))
+    sizes = []
+    for _ in range(4):
+        limit = worker._batches.get("acme", 4)
+        worker._size_next_batch("acme", limit, limit, seconds=0.01)
+        sizes.append(worker._batches["acme"])
+    assert sizes == [8, 16, 20, 20]
+    # A batch that was not full says nothing about the backlog: the size stays.
+    worker._size_next_batch("acme", 20, 3, seconds=0.01)
+    assert worker._batches["acme"] == 20
+    worker._size_next_batch("acme", 20, 20, seconds=FAST_TURN_SECONDS)
+    assert worker._batches["acme"] == 10
+    worker._size_next_batch("acme", 10, 10, seconds=FAST_TURN_SECONDS * 2)
+    assert worker._batches["acme"] == 5
+    worker._size_next_batch("acme", 5, 5, seconds=FAST_TURN_SECONDS * 2)
+    assert "acme" not in worker._batches, "back to the default batch"
