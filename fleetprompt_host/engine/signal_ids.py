@@ -14,7 +14,10 @@ import time
 
 
 def new_ids(count: int) -> list[str]:
-    """Return ``count`` new version 7 UUIDs as text, drawn with one read of randomness."""
+    """Return ``count`` new version 7 UUIDs as text, in ascending order.
+
+    One read of the system's randomness for all of them.
+    """
     stamp = (time.time_ns() // 1_000_000).to_bytes(6, "big").hex()
     random = bytearray(os.urandom(10 * count))
     ids = []
@@ -24,6 +27,9 @@ def new_ids(count: int) -> list[str]:
         random[start + 2] = (random[start + 2] & 0x3F) | 0x80
         h = random[start : start + 10].hex()
         ids.append(f"{stamp[:8]}-{stamp[8:]}-{h[:4]}-{h[4:8]}-{h[8:]}")
+    # In order, the ids of a batch are appended to the index rather than inserted in the
+    # middle of its last page (which splits pages half-full).
+    ids.sort()
     return ids
 
 
