@@ -19,7 +19,6 @@ Rules (docs/signals-and-directives.md):
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,14 +31,20 @@ from fleetprompt_host.storage import Database
 from fleetprompt_host.storage.base import utcnow
 from fleetprompt_host.storage.models import SignalRow
 from fleetprompt_sdk.errors import InvalidInputError, StorageError
-from fleetprompt_sdk.models import Actor, Signal, Subject
+from fleetprompt_sdk.models import Signal
 from fleetprompt_sdk.naming import is_event_type, versioned_segment
 
 from . import pg_fast, sqlite_fast
 from .installed import active_packages
 from .jsonsafe import check_json, compact_json, text_size
 from .schemas import validate
-from .signal_ids import new_id
+
+# The shapes of a signal live in their own module; importers of this one still find them.
+from .signal_models import SignalInput as SignalInput
+from .signal_models import model_of as model_of
+from .signal_models import row_values as row_values
+from .signal_models import signal_of as signal_of
+from .signal_models import to_model as to_model
 from .statements import DELIVERY_INSERT, allocate_fast, dialect_of
 from .subscriptions import any_subscriber, subscribers
 from .wakeups import work_created
@@ -55,22 +60,6 @@ _DATA_CODES = {
     "too-deep": "signal-data-not-json",
     "secret": "signal-data-secret",
 }
-
-
-@dataclass(frozen=True)
-class SignalInput:
-    """A signal as the caller describes it, before validation."""
-
-    type: str
-    data: dict[str, Any]
-    source: str
-    subject: Subject | None = None
-    actor: Actor | None = None
-    correlation_id: str | None = None
-    causation_id: str | None = None
-    occurred_at: datetime | None = None
-    dedupe_key: str | None = None
-    source_event_id: str | None = None
 
 
 #: The optional text fields of a signal and their largest length.
@@ -274,24 +263,6 @@ def _conflict(item: SignalInput) -> StorageError:
     )
 
 
-def row_values(item: SignalInput, signal_id: str | None = None) -> dict[str, Any]:
-    """Return a signal's column values except ``seq`` and ``recorded_at``."""
-    return {
-        "id": signal_id or new_id(),
-        "type": item.type,
-        "data": item.data,
-        "source": item.source,
-        "source_event_id": item.source_event_id,
-        "subject_type": item.subject.type if item.subject else None,
-        "subject_id": item.subject.id if item.subject else None,
-        "actor": str(item.actor) if item.actor else None,
-        "correlation_id": item.correlation_id,
-        "causation_id": item.causation_id,
-        "dedupe_key": item.dedupe_key,
-        "occurred_at": item.occurred_at,
-    }
-
-
 def lock_signal_counter(session: Session) -> None:
     """Take the tenant's signal counter lock now (held until the transaction ends).
 
@@ -354,70 +325,6 @@ def delivery_row(signal_id: str, seq: int, handler: str, now: datetime) -> dict[
         "fencing_token": 0,
         "replay": False,
     }
-
-
-def model_of(values: dict[str, Any], tenant: str) -> Signal:
-    """Return the SDK view of a signal's column values."""
-    subject = None
-    if values["subject_type"] is not None:
-        subject = Subject(type=values["subject_type"], id=values["subject_id"])
-    return Signal(
-        id=values["id"],
-        seq=values["seq"],
-        tenant=tenant,
-        type=values["type"],
-        data=values["data"],
-        source=values["source"],
-        subject=subject,
-        actor=_actor(values["actor"]) if values["actor"] else None,
-        correlation_id=values["correlation_id"],
-        causation_id=values["causation_id"],
-        dedupe_key=values["dedupe_key"],
-        occurred_at=values["occurred_at"],
-        recorded_at=values["recorded_at"],
-    )
-
-
-def signal_of(item: SignalInput, values: dict[str, Any], tenant: str) -> Signal:
-    """Return the SDK view of ``item`` written with ``values`` (its id, seq and times).
-
-    Equal to :func:`model_of` of the values, but reuses the item's own subject and actor
-    objects instead of rebuilding them from their column text.
-    """
-    subject, actor = item.subject, item.actor
-    if subject is not None and not isinstance(subject, Subject):
-        subject = Subject(type=values["subject_type"], id=values["subject_id"])
-    if actor is not None and not isinstance(actor, Actor):
-        actor = _actor(values["actor"])
-    return Signal(
-        id=values["id"],
-        seq=values["seq"],
-        tenant=tenant,
-        type=item.type,
-        data=item.data,
-        source=item.source,
-        subject=subject,
-        actor=actor,
-        correlation_id=item.correlation_id,
-        causation_id=item.causation_id,
-        dedupe_key=item.dedupe_key,
-        occurred_at=values["occurred_at"],
-        recorded_at=values["recorded_at"],
-    )
-
-
-@functools.lru_cache(maxsize=1024)
-def _actor(text: str) -> Actor:
-    # Actors are frozen, and signals name few distinct ones: parse each text once.
-    return Actor.parse(text)
-
-
-def to_model(row: SignalRow, tenant: str) -> Signal:
-    """Return the SDK view of a stored signal."""
-    return model_of(
-        {c: getattr(row, c) for c in SignalRow.__table__.columns.keys()},  # noqa: SIM118
-        tenant,
-    )
 
 
 def emit(
