@@ -43,6 +43,9 @@ _INSERT_ROW = (
     f"VALUES ({', '.join('?' for _ in COLUMNS)})"
 )
 _INSERT = f"{_INSERT_ROW} ON CONFLICT DO NOTHING RETURNING id"
+_BUMP = (
+    f"UPDATE {CounterRow.__tablename__} SET value = value + ? WHERE name = ? RETURNING value"
+)
 _BY_KEY = f"SELECT 1 FROM {SignalRow.__tablename__} WHERE dedupe_key = ?"
 _BY_EVENT = f"SELECT 1 FROM {SignalRow.__tablename__} WHERE source = ? AND source_event_id = ?"
 
@@ -68,7 +71,11 @@ def raw_connection(session: Session) -> Any:
 
 def allocate(raw: Any, name: str, count: int = 1) -> int:
     """Reserve ``count`` numbers of counter ``name`` on ``raw``; return the last one."""
-    return int(_run(raw, _ALLOCATE, (name, count))[0])
+    # The counter exists but for the first allocation: an UPDATE is cheaper than the upsert.
+    row = _run(raw, _BUMP, (count, name))
+    if row is None:
+        row = _run(raw, _ALLOCATE, (name, count))
+    return int(row[0])
 
 
 def stored(raw: Any, dedupe_key: str | None, source: str, source_event_id: str | None) -> bool:

@@ -92,3 +92,36 @@ def test_postgresql_databases_point_to_tenant_sessions(db: Database) -> None:
     with pytest.raises(StorageError) as info, db.tenant_dbapi("acme"):
         pass
     assert info.value.code == "dbapi-unsupported"
+
+
+def test_consecutive_blocks_reuse_one_connection_until_the_tenant_is_forgotten(
+    sq_db: Database,
+) -> None:
+    with sq_db.tenant_dbapi("acme") as first:
+        pass
+    with sq_db.tenant_dbapi("acme") as second:
+        assert second is first
+    sq_db.forget_tenant_engine("acme")
+    with pytest.raises(sqlite3.ProgrammingError):
+        first.execute("SELECT 1")  # closed with its engine
+    with sq_db.tenant_dbapi("acme") as third:
+        third.execute(BUMP, ("after",))
+    assert _counters(sq_db) == ["after"]
+
+
+def test_a_block_that_raised_gives_its_connection_back_rolled_back(sq_db: Database) -> None:
+    with pytest.raises(RuntimeError), sq_db.tenant_dbapi("acme") as raw:
+        raw.execute(BUMP, ("dropped",))
+        raise RuntimeError("abort")
+    with sq_db.tenant_dbapi("acme") as again:
+        assert again.in_transaction
+        again.execute(BUMP, ("kept",))
+    assert _counters(sq_db) == ["kept"]
+
+
+def test_closing_the_database_closes_the_connection_of_the_last_block(sq_db: Database) -> None:
+    with sq_db.tenant_dbapi("acme") as raw:
+        pass
+    sq_db.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        raw.execute("SELECT 1")
