@@ -38,14 +38,7 @@ _ALLOCATE = (
     f"ON CONFLICT (name) DO UPDATE SET value = {CounterRow.__tablename__}.value + excluded.value "
     "RETURNING value"
 )
-_INSERT_ROW = (
-    f"INSERT INTO {SignalRow.__tablename__} ({', '.join(COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in COLUMNS)})"
-)
-_INSERT = f"{_INSERT_ROW} ON CONFLICT DO NOTHING RETURNING id"
-_BUMP = (
-    f"UPDATE {CounterRow.__tablename__} SET value = value + ? WHERE name = ? RETURNING value"
-)
+_BUMP = f"UPDATE {CounterRow.__tablename__} SET value = value + ? WHERE name = ? RETURNING value"
 _BY_KEY = f"SELECT 1 FROM {SignalRow.__tablename__} WHERE dedupe_key = ?"
 _BY_EVENT = f"SELECT 1 FROM {SignalRow.__tablename__} WHERE source = ? AND source_event_id = ?"
 
@@ -124,16 +117,38 @@ def insert_signal(
 
     ``data_json``, when given, is stored as ``data`` instead of serializing it again.
     """
-    row = _run(raw, _INSERT, params(dialect, values, data_json))
-    return None if row is None else str(row[0])
+    row = params(dialect, values, data_json)
+    given = tuple(n for n, value in enumerate(row) if value is not None)
+    statement = _insert(given, returning=True)
+    return _first(_run(raw, statement, [row[n] for n in given]))
 
 
 def insert_signals(raw: Any, rows: Sequence[Sequence[Any]]) -> None:
     """Insert signal rows given as :func:`params` lists (a duplicate raises)."""
+    columns = list(zip(*rows, strict=True))
+    given = tuple(n for n, column in enumerate(columns) if column.count(None) != len(column))
+    statement = _insert(given, returning=False)
+    if len(given) < len(COLUMNS):
+        rows = list(zip(*(columns[n] for n in given), strict=True))
     try:
-        raw.executemany(_INSERT_ROW, rows)
+        raw.executemany(statement, rows)
     except sqlite3.Error as error:
-        raise exc.DBAPIError.instance(_INSERT_ROW, rows, error, sqlite3.Error) from error
+        raise exc.DBAPIError.instance(statement, rows, error, sqlite3.Error) from error
+
+
+@functools.lru_cache(maxsize=64)
+def _insert(given: tuple[int, ...], *, returning: bool) -> str:
+    """INSERT naming only the columns at positions ``given``: the others are NULL anyway,
+    and every value bound costs (about 7% of a 100-row batch for five NULL columns)."""
+    names = ", ".join(COLUMNS[n] for n in given)
+    statement = (
+        f"INSERT INTO {SignalRow.__tablename__} ({names}) VALUES ({', '.join('?' * len(given))})"
+    )
+    return f"{statement} ON CONFLICT DO NOTHING RETURNING id" if returning else statement
+
+
+def _first(row: Any) -> str | None:
+    return None if row is None else str(row[0])
 
 
 def _run(raw: Any, statement: str, params: Any) -> Any:
