@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, exc, insert, update
@@ -28,6 +27,7 @@ from fleetprompt_sdk.models import Actor
 from ..settings import mask_url, resolve_database_url
 from . import migrate
 from .backend import Backend, TenantHandle
+from .bare_connections import KeptConnections
 from .base import HOST_SCHEMA, utcnow
 from .engine_cache import EngineCache
 from .faults import pause_point
@@ -45,17 +45,6 @@ class _Closable(Protocol):
 
 
 _Begun = TypeVar("_Begun", bound=_Closable)
-
-
-@dataclass
-class _Bare:
-    """A pooled DBAPI connection checked out of ``handle``'s engine."""
-
-    handle: TenantHandle
-    pooled: Any
-
-    def close(self) -> None:
-        self.pooled.close()
 
 
 def _actor_text(actor: Actor | str) -> str:
@@ -90,7 +79,7 @@ class Database:
             self.backend = PostgresBackend(self.url)
         size = tenant_cache_size or int(os.environ.get(TENANT_CACHE_ENV, DEFAULT_TENANT_CACHE))
         self._handles = EngineCache(size)
-        self._spares: dict[str, _Bare] = {}
+        self._kept = KeptConnections(size)
         try:
             self._ensure_host(strict=check_revision)
         except exc.OperationalError as error:
@@ -201,7 +190,7 @@ class Database:
             raise StorageError(
                 "tenant_dbapi is for SQLite; use tenant_session", code="dbapi-unsupported"
             )
-        bare = self._begun(slug, self._begin_dbapi)
+        bare = self._begun(slug, self._kept.begin)
         raw = bare.pooled.driver_connection
         try:
             yield raw
@@ -212,7 +201,7 @@ class Database:
             finally:
                 bare.close()
             raise
-        self._keep_spare(bare)
+        self._kept.keep(bare, self._handles.get(slug))
 
     def _begin_tenant(self, slug: str, readonly: bool) -> Connection:
         """Return a connection of tenant ``slug`` inside a freshly begun transaction."""
@@ -226,42 +215,6 @@ class Database:
             conn.close()
             raise
         return conn
-
-    def _begin_dbapi(self, handle: TenantHandle) -> _Bare:
-        from .sqlite_dialect import set_mode
-
-        kept = self._spares.pop(handle.slug, None)
-        if kept is not None and kept.handle is not handle:
-            kept.close()  # from a handle dropped since
-            kept = None
-        bare = kept or _Bare(handle, handle.engine.raw_connection())
-        try:
-            set_mode(bare.pooled, readonly=False)
-            handle.engine.dialect.do_begin(bare.pooled)
-        except BaseException:
-            bare.close()
-            raise
-        return bare
-
-    # A tenant's last bare connection stays checked out between tenant_dbapi blocks: a
-    # pool checkout and checkin cost as much as the two statements of an emit. It is
-    # kept with the handle it came from (one of a dropped handle is closed, not used),
-    # closed when its tenant's handle is dropped here, and kept for cached tenants only.
-
-    def _keep_spare(self, bare: _Bare) -> None:
-        slug = bare.handle.slug
-        if (
-            self._handles.get(slug) is not bare.handle
-            or len(self._spares) >= self._handles.capacity
-            or self._spares.setdefault(slug, bare) is not bare
-        ):
-            bare.close()
-
-    def _drop_spare(self, slug: str | None = None) -> None:
-        for key in [slug] if slug is not None else list(self._spares):
-            kept = self._spares.pop(key, None)
-            if kept is not None:
-                kept.close()
 
     def _begun(self, slug: str, begin: Callable[[TenantHandle], _Begun]) -> _Begun:
         """Return ``begin(handle)`` of tenant ``slug``'s handle, once the handle is valid.
@@ -285,7 +238,7 @@ class Database:
                 conn.close()
                 raise
             conn.close()
-            self._drop_spare(slug)
+            self._kept.drop(slug)
             self._handles.discard(slug, only=handle)
             handle = self._open_handle(slug)
         raise StorageError(
@@ -399,7 +352,7 @@ class Database:
             row = fetch_tenant(conn, slug)
             if row is None:
                 raise NotFoundError(f"tenant {slug!r} does not exist", code="tenant-not-found")
-            self._drop_spare(slug)
+            self._kept.drop(slug)
             self._handles.discard(slug)
             self.backend.drop_tenant_storage(conn, row)
             conn.execute(delete(TenantRow).where(TenantRow.slug == slug))
@@ -407,14 +360,14 @@ class Database:
 
     def forget_tenant_engine(self, slug: str) -> None:
         """Dispose this process's cached engine for ``slug`` (after out-of-band changes)."""
-        self._drop_spare(slug)
+        self._kept.drop(slug)
         self._handles.discard(slug)
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def close(self) -> None:
         """Close every pooled connection (host and tenants)."""
-        self._drop_spare()
+        self._kept.drop()
         self._handles.clear()
         self.backend.dispose()
 
