@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fleetprompt_host.registry import PackageRegistry
@@ -30,7 +31,6 @@ from .signals import (
     COUNTER,
     SignalInput,
     delivery_row,
-    emit_signal,
     model_of,
     row_values,
     signal_of,
@@ -187,17 +187,21 @@ def _number(rows: list[dict[str, Any]], last: int, now: datetime) -> datetime:
 def emit_fresh(
     session: Session, registry: PackageRegistry, tenant: str, items: Sequence[SignalInput]
 ) -> list[Signal]:
-    """Write host signals whose dedupe keys cannot exist yet, in one statement on PostgreSQL.
+    """Write host signals whose dedupe keys cannot exist yet, without looking them up.
 
     For the runner's lifecycle signals: each key names one transition of one attempt,
     which the fence lets only one transaction write. A duplicate anyway is a
-    :class:`StorageError` (``signal-conflict``) that rolls the unit of work back.
+    :class:`StorageError` (``signal-conflict``) that rolls the unit of work back. On
+    PostgreSQL a run's two signals are numbered and inserted in one statement; a group's
+    many go through the batch writer (one numbering, one insert of column arrays).
     """
     memo: dict[str, dict[str, Any] | None] = {}
-    for item in items:
-        validate_signal(registry, item, memo=memo)
-    if dialect_of(session) != "postgresql":
-        return [emit_signal(session, registry, tenant, i, validated=True)[0] for i in items]
+    texts = [validate_signal(registry, item, memo=memo) for item in items]
+    if dialect_of(session) != "postgresql" or len(items) > _ONE_STATEMENT_ROWS:
+        try:
+            return _write(session, registry, tenant, list(zip(items, texts, strict=True)))
+        except IntegrityError as error:
+            raise _conflict() from error
     rows = [row_values(item) for item in items]
     params: dict[str, Any] = {}
     now = utcnow()
@@ -208,9 +212,7 @@ def emit_fresh(
         r.id: r for r in session.execute(signals_insert_numbered(COUNTER, len(rows)), params)
     }
     if len(written) != len(rows):
-        raise StorageError(
-            "a lifecycle signal collided with an existing one", code="signal-conflict"
-        )
+        raise _conflict()
     signals: list[Signal] = []
     for values in rows:
         stored = written[values["id"]]
@@ -225,3 +227,12 @@ def emit_fresh(
                 )
                 work_created(session, tenant, "delivery", now)
     return signals
+
+
+#: Up to this many rows, PostgreSQL numbers and inserts fresh signals in one statement
+#: (one round trip); past it the statement's planning costs more than a second one.
+_ONE_STATEMENT_ROWS = 4
+
+
+def _conflict() -> StorageError:
+    return StorageError("a lifecycle signal collided with an existing one", code="signal-conflict")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -42,17 +43,18 @@ from .contexts import DirectiveRunContext
 from .executions import ExecutionLog
 from .host_directives import host_directive
 from .installed import remember_active_packages
-from .leases import Claim
-from .outcomes import RunOutcome, Superseded
+from .leases import Claim, affected
+from .outcomes import RunOutcome
+from .pg_records import insert_executions
 from .retry import DEFAULT_POLICY, RetryPolicy
 from .runner import (
     call_directive,
     directive_failed,
-    finish_directive,
     lifecycle_items,
     run_directive,
 )
 from .statements import (
+    DIRECTIVE_FINISH,
     EXECUTION_INSERT,
     STEP_INSERT,
     active_packages_json,
@@ -218,35 +220,15 @@ def _run_together(
 
 
 def _finish_all(session: Session, registry: PackageRegistry, tenant: str, ran: list[_Ran]) -> None:
-    """Write what the directives of the group left buffered, then finish them all."""
+    """Write what the group's handlers left buffered, then finish the whole group: its
+    lifecycle signals in one batch (the counter lock first, as everywhere), the fenced
+    status changes (one statement on PostgreSQL) and the execution records."""
     for index, item in enumerate(ran):
         try:
             if isinstance(item.ctx, DirectiveRunContext):
                 item.ctx.flush_signals()
-            if dialect_of(session) != "postgresql":
-                finish_directive(
-                    session,
-                    registry,
-                    tenant,
-                    item.row,
-                    item.claim,
-                    status="succeeded",
-                    result=item.result,
-                    log=item.log,
-                )
-        except Superseded:
-            raise _Abort(index) from None
         except Exception as exc:
             raise _Abort(index, exc, item.log) from exc
-    if dialect_of(session) == "postgresql":
-        _finish_all_at_once(session, registry, tenant, ran)
-
-
-def _finish_all_at_once(
-    session: Session, registry: PackageRegistry, tenant: str, ran: list[_Ran]
-) -> None:
-    """PostgreSQL: the group's lifecycle signals, fenced UPDATEs and execution records in
-    four statements, whatever its size (counter lock first, as everywhere)."""
     try:
         emit_fresh(
             session,
@@ -254,13 +236,11 @@ def _finish_all_at_once(
             tenant,
             [s for item in ran for s in lifecycle_items(item.row, "succeeded", item.result)],
         )
-        params: dict[str, Any] = {"p_now": utcnow()}
-        for n, item in enumerate(ran):
-            params.update({f"id_{n}": item.directive_id, f"token_{n}": item.claim.fencing_token})
-            params[f"result_{n}"] = item.result
-        finished = set(session.execute(directives_succeeded(len(ran)), params).scalars())
-    except Exception as exc:
-        raise _Abort(0, exc, ran[0].log) from exc
+        finished = _fence(session, ran, utcnow())
+    except Exception:
+        # Not one directive's doing: the first one takes the single path, which either
+        # succeeds alone or reports the trouble; the rest form the next group.
+        raise _Abort(0) from None
     for index, item in enumerate(ran):
         if item.directive_id not in finished:
             raise _Abort(index)
@@ -269,6 +249,39 @@ def _finish_all_at_once(
         execution, rows = item.log.rows("succeeded", {"outcome": "succeeded"})
         executions.append(execution)
         steps += rows
+    if dialect_of(session) == "postgresql":
+        insert_executions(session, executions, steps)
+        return
     session.execute(EXECUTION_INSERT, executions)
-    if steps:
-        session.execute(STEP_INSERT, steps)
+    session.execute(STEP_INSERT, steps)
+
+
+def _fence(session: Session, ran: list[_Ran], now: datetime) -> set[str]:
+    """Mark the group's directives succeeded where they still carry our claim; return
+    the ids of those."""
+    if dialect_of(session) == "postgresql":
+        params: dict[str, Any] = {"p_now": now}
+        for n, item in enumerate(ran):
+            params.update(
+                {
+                    f"id_{n}": item.directive_id,
+                    f"token_{n}": item.claim.fencing_token,
+                    f"result_{n}": item.result,
+                }
+            )
+        return set(session.execute(directives_succeeded(len(ran)), params).scalars())
+    finished = set()
+    for item in ran:
+        params = {
+            "p_id": item.directive_id,
+            "p_token": item.claim.fencing_token,
+            "p_status": "succeeded",
+            "p_result": item.result,
+            "p_error": None,
+            "p_run_after": item.row.run_after,
+            "p_completed_at": now,
+            "p_now": now,
+        }
+        if affected(session.execute(DIRECTIVE_FINISH, params)) == 1:
+            finished.add(item.directive_id)
+    return finished

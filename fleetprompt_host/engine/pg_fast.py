@@ -64,7 +64,7 @@ def insert_numbered(
     counter moved all the same: the caller hands the number back).
     """
     params = [counter, *_row(values, data_json, _NUMBERED)]
-    row = _run(raw, _INSERT_NUMBERED, params).fetchone()
+    row = run(raw, _INSERT_NUMBERED, params).fetchone()
     if row is None:
         return None
     return str(row[0]), int(row[1]), row[2].astimezone(UTC)
@@ -85,7 +85,7 @@ def insert_signals(
     for values, text in zip(rows, texts, strict=True):
         for position, value in enumerate(_row(values, text, COLUMNS)):
             columns[position].append(value)
-    _run(raw, _INSERT_ROWS, columns)
+    run(raw, _INSERT_ROWS, columns)
 
 
 _INSERT_ROWS = (
@@ -103,7 +103,8 @@ def _row(values: dict[str, Any], text: str | None, names: tuple[str, ...]) -> li
     return out
 
 
-def _run(raw: psycopg.Connection[Any], statement: str, params: list[Any]) -> Any:
+def run(raw: psycopg.Connection[Any], statement: str, params: list[Any]) -> Any:
+    """Execute ``statement`` on ``raw``; a database error surfaces as SQLAlchemy's."""
     # Errors surface as SQLAlchemy's, as they would from session.execute.
     try:
         return raw.execute(statement, params)

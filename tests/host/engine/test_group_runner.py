@@ -17,7 +17,13 @@ from fleetprompt_host.engine.group_runner import run_directive_group
 from fleetprompt_host.engine.leases import Claim, claim_directive
 from fleetprompt_host.engine.retry import RetryPolicy
 from fleetprompt_host.storage.base import utcnow
-from fleetprompt_host.storage.models import DirectiveRow, ExecutionRow, RecordRow, SignalRow
+from fleetprompt_host.storage.models import (
+    DirectiveRow,
+    ExecutionRow,
+    ExecutionStepRow,
+    RecordRow,
+    SignalRow,
+)
 from fleetprompt_sdk.models import Directive
 
 OWNER = "worker-a"
@@ -193,3 +199,43 @@ def test_every_execution_of_a_group_is_its_own_record(engine: Any) -> None:
         summaries = [r.summary for r in rows]
     assert [s["directive_id"] for s in summaries] == [d for d, _ in claimed]
     assert all(s["outcome"] == "succeeded" and s["attempt"] == 1 for s in summaries)
+
+
+def test_a_group_records_the_same_steps_as_a_run_on_its_own(engine: Any) -> None:
+    [alone] = _claim_all(engine, ["tea"])
+    run_directive_group(engine.db, engine.registry, engine.tenant, [alone])
+    together = _claim_all(engine, ["coffee", "cake"])
+    run_directive_group(engine.db, engine.registry, engine.tenant, together)
+
+    def steps_of(directive_id: str) -> list[tuple[Any, ...]]:
+        with engine.db.tenant_session(engine.tenant, readonly=True) as session:
+            execution = session.execute(
+                select(ExecutionRow).where(ExecutionRow.causation_id == directive_id)
+            ).scalar_one()
+            rows = session.execute(
+                select(ExecutionStepRow)
+                .where(ExecutionStepRow.execution_id == execution.id)
+                .order_by(ExecutionStepRow.seq)
+            ).scalars()
+            return [
+                (s.seq, s.kind, s.name, s.input, s.output, s.error, s.duration_ms is not None)
+                for s in rows
+            ]
+
+    def normalised(directive_id: str) -> list[tuple[Any, ...]]:
+        # The ids and the order keys differ per directive; everything else must match.
+        out = []
+        for seq, kind, name, input_, output, error, timed in steps_of(directive_id):
+            if kind == "signal_emitted":
+                output = {k: v for k, v in output.items() if k not in ("signal_id", "seq")}
+                input_ = {**input_, "dedupe_key": "..."}
+            if kind == "directive_run":
+                input_ = {**input_, "params": {}}
+                output = {"order": "..."} if output else output
+            out.append((seq, kind, name, input_, output, error, timed))
+        return out
+
+    expected = normalised(alone[0])
+    assert expected[0][1] == "directive_run" and expected[0][5] is None
+    for directive_id, _ in together:
+        assert normalised(directive_id) == expected
