@@ -165,6 +165,8 @@ class PackageRegistry:
         self._lock = threading.RLock()
         self._pending: dict[str, Candidate] = {}
         self._loaded: dict[str, LoadedPackage] = {}
+        #: Moves on each package loaded or registered (packages are never unloaded).
+        self._generation = 0
         self._broken: list[BrokenPackage] = []
         self._disabled: list[DisabledPackage] = []
         #: Names that FLEETPROMPT_PACKAGES asked for but no installed package carries.
@@ -241,6 +243,7 @@ class PackageRegistry:
             directive_handlers=found.directive_handlers,
         )
         self._loaded[manifest.name] = package
+        self._generation += 1
         return package
 
     def load_all(self) -> None:
@@ -298,6 +301,15 @@ class PackageRegistry:
             f"no package named {name!r} is installed (see `fleetprompt packages list`)",
             code="package-not-found",
         )
+
+    @property
+    def generation(self) -> int:
+        """A number that changes whenever a package is loaded or registered (after loading
+        every discovered package): caches of what the packages declare key on it."""
+        with self._lock:
+            if self._pending:
+                self.load_all()
+            return self._generation
 
     @property
     def packages(self) -> dict[str, LoadedPackage]:

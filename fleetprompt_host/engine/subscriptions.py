@@ -63,14 +63,13 @@ def any_subscriber(registry: PackageRegistry, type_: str) -> bool:
     When none does, fanout needs no look at the tenant's installations (one query saved
     per emit). This loads every discovered package once per process.
     """
-    packages = registry.packages
-    key = (tuple((name, id(p)) for name, p in packages.items()), "*", type_)
+    key = (registry.generation, "*", type_)
     cache = _caches.setdefault(registry, {})
     hit = cache.get(key)
     if hit is None:
         hit = tuple(
             handler_id(p.name, sub.handler)
-            for p in packages.values()
+            for p in registry.packages.values()
             for sub in p.manifest.signals.subscribes
             if pattern_matches(sub.pattern, type_)
         )

@@ -85,3 +85,32 @@ def test_concurrent_emits_of_one_dedupe_key_yield_one_signal_and_no_gap(engine: 
     assert len({signal_id for signal_id, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     assert [s.seq for s in engine.signals()] == list(range(1, 7))
+
+
+def test_a_package_registered_later_receives_the_types_nobody_subscribed_to_before(
+    engine: Any,
+) -> None:
+    from fleetprompt_sdk import Package
+    from fleetprompt_sdk.manifest import Manifest
+
+    engine.emit(LONELY, {"n": 1})
+    assert engine.count(DeliveryRow) == 0
+    billing = Package("billing")
+
+    @billing.on_signal("archive")
+    def archive(ctx: Any, signal: Any) -> None:
+        """Keep a copy."""
+
+    manifest = {
+        "name": "billing",
+        "version": "1.0",
+        "display_name": "Billing",
+        "permissions": ["signals:subscribe"],
+        "signals": {"subscribes": [{"handler": "archive", "pattern": "billing.**"}]},
+    }
+    engine.registry.register(billing, Manifest.model_validate(manifest))
+    engine.install("billing")
+    signal, _ = engine.emit(LONELY, {"n": 2})
+    assert [(d.signal_id, d.handler) for d in engine.deliveries()] == [
+        (signal.id, "billing:archive")
+    ]
