@@ -7,7 +7,9 @@
 
 Every tenant session is opened through :meth:`Database.tenant_session`: it validates the
 slug, checks the tenant exists, binds the tenant's schema, begins a transaction, commits
-on success and rolls back on error.
+on success and rolls back on error. :meth:`Database.tenant_autocommit` (work that is one
+statement) and :meth:`Database.tenant_dbapi` (SQLite hot paths) check and bind the tenant
+the same way.
 """
 
 from __future__ import annotations
@@ -174,6 +176,28 @@ class Database:
         finally:
             session.close()
             conn.close()
+
+    @contextmanager
+    def tenant_autocommit(self, slug: str, *, write: bool = True) -> Iterator[Connection]:
+        """Yield a connection of tenant ``slug`` for work that is ONE statement.
+
+        The same checks, errors and tenant binding as :meth:`tenant_session`. Each
+        statement is atomic and committed no later than the end of the block: on
+        PostgreSQL each commits on its own as it runs, with no transaction around it; on
+        SQLite the block is one transaction, read-only with ``write=False`` (which
+        PostgreSQL does not enforce: never hand this to package code). See
+        :mod:`.autocommit`.
+        """
+        from .autocommit import autocommit_connection, release_autocommit, statements_block
+
+        if self.dialect == "sqlite":
+            conn = self._begin_tenant(slug, not write)
+            with statements_block(conn, Connection.close):
+                yield conn
+            return
+        conn = self._begun(slug, autocommit_connection)
+        with statements_block(conn, release_autocommit):
+            yield conn
 
     @contextmanager
     def tenant_dbapi(self, slug: str) -> Iterator[Any]:

@@ -31,6 +31,7 @@ from fleetprompt_sdk.naming import TOOL_NAMESPACE_SEPARATOR, namespaced_tool_nam
 from .tenant_state import read_tenant_state
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
     from fleetprompt_host.registry import LoadedPackage, PackageRegistry
@@ -170,7 +171,7 @@ def _checked_role(actor: Actor, role: Role | str | None) -> Role:
     return Role(role)
 
 
-def load_agents(session: Session, packages: Iterable[str]) -> list[AgentRef]:
+def load_agents(session: Session | Connection, packages: Iterable[str]) -> list[AgentRef]:
     """Return the agent profiles provisioned in the tenant by ``packages``.
 
     Installing a package stores its manifest's agent profiles as tenant records (collection
@@ -246,7 +247,7 @@ def _withhold_reason(
 
 
 def build_catalog(
-    session: Session,
+    session: Session | Connection,
     registry: PackageRegistry,
     tenant: str,
     actor: Actor,
@@ -256,7 +257,8 @@ def build_catalog(
     """Return the tools ``actor`` may use in the session's tenant (optionally as ``agent``).
 
     Reads the tenant's installations and the actor's role through ``session`` (read-only
-    is enough), in one statement, every time: nothing about who may do what is cached.
+    is enough; a connection will do), in one statement, every time: nothing about who may
+    do what is cached. With ``agent`` the agent profiles are a second statement.
     What is derived from them (the entries and the reasons) is memoised per process
     (:class:`_Derived`). Packages that are not active in the tenant contribute only "not
     installed" / "disabled" reasons; their code is never loaded for this.

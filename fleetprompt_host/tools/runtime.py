@@ -35,8 +35,17 @@ def open_catalog(
     *,
     agent: str | None = None,
 ) -> ToolCatalog:
-    """Return the tools ``actor`` may use in ``tenant`` (read in a read-only transaction)."""
+    """Return the tools ``actor`` may use in ``tenant``, read afresh from the database.
+
+    Without ``agent`` the catalog is one statement, which needs no transaction around it
+    (:meth:`~fleetprompt_host.storage.Database.tenant_autocommit`: on PostgreSQL the read
+    is one round trip instead of three); with one, the role, the installations and the
+    agent profiles are read in one read-only transaction, so they agree.
+    """
     who = actor if isinstance(actor, Actor) else Actor.parse(actor)
+    if agent is None:
+        with db.tenant_autocommit(tenant, write=False) as conn:
+            return build_catalog(conn, registry, tenant, who)
     with db.tenant_session(tenant, readonly=True) as session:
         return build_catalog(session, registry, tenant, who, agent=agent)
 

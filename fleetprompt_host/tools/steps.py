@@ -6,7 +6,9 @@ the correlation id of the directives the work requests), queues steps in memory 
 writes them, in order, inside transactions that commit anyway: the round's messages, a
 directive request, the end of the work. A short unit of work that requests nothing is
 written once, finished, in one transaction (on PostgreSQL in one statement, the engine's
-:func:`~fleetprompt_host.engine.statements.execution_with_steps`); a longer one is
+:func:`~fleetprompt_host.engine.statements.execution_with_steps`, which needs no
+transaction around it: it runs on
+:meth:`~fleetprompt_host.storage.Database.tenant_autocommit`); a longer one is
 inserted as ``running`` at its first flush and finished with one UPDATE. Steps are the
 engine's :class:`~fleetprompt_host.engine.executions.Step` (inputs, outputs and errors
 redacted); rows go in as prebuilt Core INSERTs on the session's connection, which cost a
@@ -44,6 +46,7 @@ _FINISH_EXECUTION = (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
     from fleetprompt_host.storage import Database
@@ -94,24 +97,45 @@ class ExecutionRecorder:
             with self.db.tenant_session(self.tenant) as own:
                 self.flush(own)
             return
+        conn = session.connection()
         if not self.inserted:
-            self._insert(session, "running", None, self.log.summary)
-        self._write_steps(session)
+            self._insert(conn, "running", None, self.log.summary)
+        self._write_steps(conn)
 
     def finish(self, status: str, session: Session | None = None, **summary: Any) -> None:
-        """Write what is queued and mark the execution ``status`` (finished now)."""
-        if session is None:
+        """Write what is queued and mark the execution ``status`` (finished now).
+
+        Without ``session`` the write gets its own: when it is one statement (PostgreSQL,
+        nothing written before), that statement commits on its own (atomic, durable once
+        it returns) with no transaction around it; otherwise one transaction.
+        """
+        if session is not None:
+            self._finish(session.connection(), status, summary)
+        elif self._finishes_in_one_statement():
+            with self.db.tenant_autocommit(self.tenant) as conn:
+                self._finish(conn, status, summary)
+        else:
             with self.db.tenant_session(self.tenant) as own:
-                self.finish(status, own, **summary)
-            return
+                self._finish(own.connection(), status, summary)
+
+    def _finishes_in_one_statement(self) -> bool:
+        """Whether :meth:`_write_once` will write everything in one statement."""
+        if self.inserted:
+            return False
+        steps = len(self.log.steps)
+        return steps == 0 or (
+            steps <= MAX_STEPS_IN_ONE_STATEMENT and self.db.dialect == "postgresql"
+        )
+
+    def _finish(self, conn: Connection, status: str, summary: dict[str, Any]) -> None:
         log = self.log
         if not self.inserted:
-            self._write_once(session, status, summary)
+            self._write_once(conn, status, summary)
             return
         merged = {**log.summary, **summary, "duration_ms": log.elapsed_ms()}
-        self._write_steps(session)
+        self._write_steps(conn)
         # The whole summary is known here: one UPDATE, no read back.
-        session.connection().execute(
+        conn.execute(
             _FINISH_EXECUTION,
             {
                 "execution_id": self.id,
@@ -121,10 +145,9 @@ class ExecutionRecorder:
             },
         )
 
-    def _write_once(self, session: Session, status: str, summary: dict[str, Any]) -> None:
+    def _write_once(self, conn: Connection, status: str, summary: dict[str, Any]) -> None:
         """Insert the finished execution and all its steps (nothing was written before)."""
         execution, steps = self.log.rows(status, summary)
-        conn = session.connection()
         if steps and len(steps) <= MAX_STEPS_IN_ONE_STATEMENT and conn.dialect.name == "postgresql":
             # One round trip: the execution rides along as a CTE of the steps' INSERT.
             params = {f"e_{name}": value for name, value in execution.items()}
@@ -139,10 +162,10 @@ class ExecutionRecorder:
         self.written = len(steps)
 
     def _insert(
-        self, session: Session, status: str, finished_at: Any, summary: dict[str, Any]
+        self, conn: Connection, status: str, finished_at: Any, summary: dict[str, Any]
     ) -> None:
         log = self.log
-        session.connection().execute(
+        conn.execute(
             _INSERT_EXECUTION,
             {
                 "id": log.id,
@@ -158,9 +181,9 @@ class ExecutionRecorder:
         )
         self.inserted = True
 
-    def _write_steps(self, session: Session) -> None:
+    def _write_steps(self, conn: Connection) -> None:
         fresh = self.log.steps[self.written :]
         if fresh:
             rows = [s.row(self.id, self.written + i) for i, s in enumerate(fresh, start=1)]
-            session.connection().execute(_INSERT_STEPS, rows)
+            conn.execute(_INSERT_STEPS, rows)
             self.written += len(fresh)

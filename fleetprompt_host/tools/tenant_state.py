@@ -13,6 +13,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
 #: The installation status whose packages are active (as in ``engine.installed``).
@@ -56,10 +57,15 @@ def _statement() -> Any:
     )
 
 
-def read_tenant_state(session: Session, actor: str) -> TenantState:
-    """Return ``actor``'s role and the installations, read in ``session`` (one statement)."""
+def read_tenant_state(source: Session | Connection, actor: str) -> TenantState:
+    """Return ``actor``'s role and the installations, read through ``source`` (a session,
+    or a connection such as :meth:`~fleetprompt_host.storage.Database.tenant_autocommit`'s:
+    it is one statement)."""
+    from sqlalchemy.orm import Session
+
+    conn = source.connection() if isinstance(source, Session) else source
     state = TenantState()
-    for package, status, version in session.connection().execute(_statement(), {"actor": actor}):
+    for package, status, version in conn.execute(_statement(), {"actor": actor}):
         if package == _ROLE_ROW:
             state.role = status
         else:

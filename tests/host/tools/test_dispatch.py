@@ -9,7 +9,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import exc, select
 
 from fleetprompt_host.registry import PackageRegistry
 from fleetprompt_host.storage import Database
@@ -25,6 +25,7 @@ from fleetprompt_host.tools.dispatch import DispatchScope, ToolCall, ToolDispatc
 from fleetprompt_host.tools.results import ToolResult, arguments_hash
 from fleetprompt_host.tools.runtime import CallOutcome, call_tool, open_catalog
 from fleetprompt_host.tools.steps import ExecutionRecorder
+from fleetprompt_sdk.errors import NotFoundError
 from fleetprompt_sdk.models import Actor
 
 Call = Callable[..., CallOutcome]
@@ -332,18 +333,62 @@ def test_read_calls_of_one_batch_run_concurrently_and_results_keep_call_order(
 def test_a_tool_that_reads_nothing_opens_no_read_only_session(
     call: Call, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    opened: list[bool] = []
+    sessions: list[bool] = []
     real = db.tenant_session
 
     def counting(slug: str, readonly: bool = False) -> Any:
-        opened.append(readonly)
+        sessions.append(readonly)
         return real(slug, readonly=readonly)
 
     monkeypatch.setattr(db, "tenant_session", counting)
 
     whoami = call("notes__whoami")
+    after_whoami = list(sessions)
     search = call("notes__search", {"query": "x"})
 
     assert whoami.result.ok and search.result.ok
-    # Each call: the catalog (read-only) and the record (write); search reads its records.
-    assert opened == [True, False, True, True, False]
+    # The catalog and the record need no read-only session (one statement each, or a
+    # write); only the tool's own reads do, and search reads its records.
+    assert True not in after_whoami
+    assert sessions[len(after_whoami) :].count(True) == 1
+
+
+def test_the_catalog_and_a_one_statement_record_run_without_a_session_transaction(
+    call: Call, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocks: list[str] = []
+    real_session, real_autocommit = db.tenant_session, db.tenant_autocommit
+
+    def session(slug: str, readonly: bool = False) -> Any:
+        blocks.append("read-only session" if readonly else "session")
+        return real_session(slug, readonly=readonly)
+
+    def autocommit(slug: str, *, write: bool = True) -> Any:
+        blocks.append("autocommit" if write else "autocommit read")
+        return real_autocommit(slug, write=write)
+
+    monkeypatch.setattr(db, "tenant_session", session)
+    monkeypatch.setattr(db, "tenant_autocommit", autocommit)
+
+    outcome = call("notes__whoami")
+
+    assert outcome.result.ok
+    # On PostgreSQL the execution and its step are one statement; on SQLite two, in a
+    # transaction.
+    record = "autocommit" if db.dialect == "postgresql" else "session"
+    assert blocks == ["autocommit read", record]
+    (step,) = _steps(db, outcome.execution_id)
+    assert step.name == "notes__whoami" and step.output["status"] == "ok"
+    (execution,) = [r for r in _rows(db, ExecutionRow) if r.id == outcome.execution_id]
+    assert execution.status == "succeeded" and execution.finished_at is not None
+
+
+def test_a_tenant_deleted_before_a_call_is_refused(call: Call, db: Database) -> None:
+    call("notes__whoami")
+    with Database(db.url) as other:
+        other.delete_tenant("acme")
+
+    with pytest.raises((NotFoundError, exc.DBAPIError)):
+        call("notes__whoami")
+    with pytest.raises(NotFoundError):
+        db.get_tenant("acme")
