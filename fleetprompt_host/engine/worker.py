@@ -5,7 +5,8 @@ One :class:`Worker` runs ``concurrency`` threads, each with its own :class:`Data
 
 1. picks a turn (:func:`.scheduler.pick`): the least recently served tenant with due work;
 2. claims at most ``batch_size`` items of that tenant (:func:`.claims.claim_batch`), or up
-   to ``max_batch`` while the tenant's turns finish within :data:`FAST_TURN_SECONDS`
+   to ``max_batch`` while the tenant's turns finish within ``FAST_TURN_SECONDS``
+   (:class:`.worker_options.BatchSizes`)
    (a turn is bounded by time rather than by count: short work is claimed in bulk, slow
    work a few items at a time, so no worker hoards what others could run);
 3. runs the items one by one through the executor (by default the engine's runner, which
@@ -30,9 +31,7 @@ import signal
 import socket
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -42,8 +41,10 @@ from ..storage import Database, utcnow
 from . import scheduler
 from .claims import ClaimedWork, claim_batch, release
 from .executor import Executor, engine_executor
+from .group_runner import window
 from .heartbeat import Heartbeat
 from .wakeup import Wakeups
+from .worker_options import BatchSizes, WorkerOptions, WorkerStats
 
 log = logging.getLogger("fleetprompt.worker")
 
@@ -51,45 +52,8 @@ log = logging.getLogger("fleetprompt.worker")
 UNTIL_IDLE_RECHECK_SECONDS = 0.2
 #: After the shutdown grace, how long releasing the work still held may take.
 ABANDON_RELEASE_SECONDS = 5.0
-#: A full batch done within this many seconds doubles the tenant's next batch; a slower
-#: turn halves it (down to ``batch_size``).
-FAST_TURN_SECONDS = 0.5
 #: Back-off after a tenant could not be served (database error, outdated schema).
 TROUBLE_BACKOFF = timedelta(seconds=5)
-
-
-@dataclass
-class WorkerOptions:
-    """How a worker runs (see the ``fleetprompt worker`` options)."""
-
-    tenants: tuple[str, ...] | None = None
-    concurrency: int = 1
-    until_idle: bool = False
-    lease_seconds: float = 30.0
-    batch_size: int = 10
-    #: The largest batch a tenant whose turns finish quickly grows to.
-    max_batch: int = 100
-    #: Safety-net poll interval; None: 0.2 s on SQLite, 5 s on PostgreSQL (which notifies).
-    poll_seconds: float | None = None
-    idle_horizon_seconds: float = 60.0
-    shutdown_grace_seconds: float = 30.0
-    #: How long one transaction keeps taking claimed directives (group commit, see
-    #: :mod:`.group_runner`); 0 runs every directive in a transaction of its own.
-    group_seconds: float = 0.05
-    name: str | None = None
-
-
-@dataclass
-class WorkerStats:
-    """What a worker did: outcome counts per kind, e.g. ``{("directive", "succeeded"): 3}``."""
-
-    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
-    released: int = 0
-    idle_exit: bool = False
-
-    def total(self) -> int:
-        """Return how many items were run."""
-        return sum(self.outcomes.values())
 
 
 class Worker:
@@ -120,8 +84,7 @@ class Worker:
         self._heartbeats: list[Heartbeat] = []
         self._started = threading.Event()
         self._grace_ends: float | None = None
-        #: Batch sizes of tenants whose turns finish quickly (absent: ``batch_size``).
-        self._batches: dict[str, int] = {}
+        self._batches = BatchSizes(options.batch_size, options.max_batch)
 
     @property
     def name(self) -> str:
@@ -320,7 +283,7 @@ class Worker:
         turn: scheduler.Turn | None,
     ) -> None:
         """Claim a batch of ``tenant`` and run it; ``turn`` None: claimed without a turn."""
-        limit = self._batches.get(tenant, self.options.batch_size)
+        limit = self._batches.get(tenant)
         began = time.monotonic()
         try:
             batch = claim_batch(
@@ -375,19 +338,7 @@ class Worker:
             # worker busy) until the leases expire although the work is done.
             if not settled or (leased and (due is None or due > utcnow())):
                 self._file(db, lambda: scheduler.refresh(db, tenant, create=False))
-            self._size_next_batch(tenant, limit, len(batch.items), time.monotonic() - began)
-
-    def _size_next_batch(self, tenant: str, limit: int, claimed: int, seconds: float) -> None:
-        """Double a tenant's batch after a full, fast turn; halve it after a slow one (see
-        the module doc)."""
-        if seconds >= FAST_TURN_SECONDS:
-            smaller = max(self.options.batch_size, limit // 2)
-            if smaller == self.options.batch_size:
-                self._batches.pop(tenant, None)
-            else:
-                self._batches[tenant] = smaller
-        elif claimed == limit and limit < self.options.max_batch:
-            self._batches[tenant] = min(self.options.max_batch, limit * 2)
+            self._batches.record(tenant, limit, len(batch.items), time.monotonic() - began)
 
     def _settle_now(self, db: Database, tenant: str, turn: scheduler.Turn | None) -> Any:
         turn = turn or scheduler.current_turn(db, tenant)
@@ -414,10 +365,10 @@ class Worker:
 
     def _execute_group(self, db: Database, group: list[ClaimedWork]) -> list[ClaimedWork]:
         """Run a prefix of ``group`` in one transaction; return the items it ran."""
-        ends = time.monotonic() + self.options.group_seconds
+        within = window(self.options.group_seconds)
 
         def keep_going() -> bool:
-            return time.monotonic() < ends and not self.stopping.is_set()
+            return within() and not self.stopping.is_set()
 
         results: list[str | Exception | None]
         try:

@@ -13,12 +13,8 @@ from sqlalchemy import delete, exc, select, text
 
 from fleetprompt_host.engine import scheduler
 from fleetprompt_host.engine.claims import ClaimedWork, claim_batch
-from fleetprompt_host.engine.worker import (
-    FAST_TURN_SECONDS,
-    Worker,
-    WorkerOptions,
-    engine_executor,
-)
+from fleetprompt_host.engine.worker import Worker, WorkerOptions, engine_executor
+from fleetprompt_host.engine.worker_options import FAST_TURN_SECONDS, BatchSizes
 from fleetprompt_host.storage import Database, utcnow
 from fleetprompt_host.storage.models import TenantWorkRow
 
@@ -199,20 +195,21 @@ def test_work_requested_during_a_backlog_waits_a_bounded_number_of_batches(
     assert order.count("bulk") < 120, "the small tenant did not wait for the whole backlog"
 
 
-def test_batches_of_short_work_grow_to_the_maximum_and_a_slow_turn_halves_them(lab: Lab) -> None:
-    worker = Worker(lab.url, WorkerOptions(batch_size=4, max_batch=20))
-    sizes = []
+def test_batches_of_short_work_grow_to_the_maximum_and_a_slow_turn_halves_them() -> None:
+    sizes = BatchSizes(4, 20)
+    grown = []
     for _ in range(4):
-        limit = worker._batches.get("acme", 4)
-        worker._size_next_batch("acme", limit, limit, seconds=0.01)
-        sizes.append(worker._batches["acme"])
-    assert sizes == [8, 16, 20, 20]
+        limit = sizes.get("acme")
+        sizes.record("acme", limit, limit, seconds=0.01)
+        grown.append(sizes.get("acme"))
+    assert grown == [8, 16, 20, 20]
+    assert sizes.get("other") == 4, "each tenant has its own size"
     # A batch that was not full says nothing about the backlog: the size stays.
-    worker._size_next_batch("acme", 20, 3, seconds=0.01)
-    assert worker._batches["acme"] == 20
-    worker._size_next_batch("acme", 20, 20, seconds=FAST_TURN_SECONDS)
-    assert worker._batches["acme"] == 10
-    worker._size_next_batch("acme", 10, 10, seconds=FAST_TURN_SECONDS * 2)
-    assert worker._batches["acme"] == 5
-    worker._size_next_batch("acme", 5, 5, seconds=FAST_TURN_SECONDS * 2)
-    assert "acme" not in worker._batches, "back to the default batch"
+    sizes.record("acme", 20, 3, seconds=0.01)
+    assert sizes.get("acme") == 20
+    sizes.record("acme", 20, 20, seconds=FAST_TURN_SECONDS)
+    assert sizes.get("acme") == 10
+    sizes.record("acme", 10, 10, seconds=FAST_TURN_SECONDS * 2)
+    assert sizes.get("acme") == 5
+    sizes.record("acme", 5, 5, seconds=FAST_TURN_SECONDS * 2)
+    assert sizes.get("acme") == 4, "back to the default batch"
