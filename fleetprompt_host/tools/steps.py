@@ -5,8 +5,8 @@ possible.
 the correlation id of the directives the work requests), queues steps in memory and
 writes them, in order, inside transactions that commit anyway: the round's messages, a
 directive request, the end of the work. A short unit of work that requests nothing is
-written once, finished, in one transaction (on PostgreSQL in one statement, the engine's
-:func:`~fleetprompt_host.engine.statements.execution_with_steps`, which needs no
+written once, finished, in one transaction (on PostgreSQL in one statement,
+:func:`.pg_records.insert_execution` on the psycopg connection, which needs no
 transaction around it: it runs on
 :meth:`~fleetprompt_host.storage.Database.tenant_autocommit`); a longer one is
 inserted as ``running`` at its first flush and finished with one UPDATE. Steps are the
@@ -23,7 +23,6 @@ from sqlalchemy import Table, bindparam, insert, update
 
 from fleetprompt_host.engine.executions import ExecutionLog, Step
 from fleetprompt_host.engine.jsonsafe import redact
-from fleetprompt_host.engine.statements import execution_with_steps
 from fleetprompt_host.storage.base import utcnow
 from fleetprompt_host.storage.models import ExecutionRow, ExecutionStepRow
 
@@ -148,12 +147,12 @@ class ExecutionRecorder:
     def _write_once(self, conn: Connection, status: str, summary: dict[str, Any]) -> None:
         """Insert the finished execution and all its steps (nothing was written before)."""
         execution, steps = self.log.rows(status, summary)
-        if steps and len(steps) <= MAX_STEPS_IN_ONE_STATEMENT and conn.dialect.name == "postgresql":
-            # One round trip: the execution rides along as a CTE of the steps' INSERT.
-            params = {f"e_{name}": value for name, value in execution.items()}
-            for n, step in enumerate(steps):
-                params.update({f"s{n}_{name}": value for name, value in step.items()})
-            conn.execute(execution_with_steps(len(steps)), params)
+        if len(steps) <= MAX_STEPS_IN_ONE_STATEMENT and conn.dialect.name == "postgresql":
+            # One round trip: the execution rides along as a CTE of the steps' INSERT,
+            # as SQL text on the psycopg connection (see .pg_records).
+            from .pg_records import insert_execution
+
+            insert_execution(conn, execution, steps)
         else:
             conn.execute(_INSERT_EXECUTION, execution)
             if steps:

@@ -3,7 +3,8 @@
 Both come back from one statement (one round trip), read afresh for every catalog: a
 role revoked or a package disabled a moment ago, by this process or another, is seen
 by the next call. The statement is built once per process; executing it is a compiled
-cache hit.
+cache hit. On PostgreSQL it runs as fixed SQL text on the psycopg connection
+(:mod:`.pg_records`), which skips SQLAlchemy's per-execution work.
 """
 
 from __future__ import annotations
@@ -64,8 +65,14 @@ def read_tenant_state(source: Session | Connection, actor: str) -> TenantState:
     from sqlalchemy.orm import Session
 
     conn = source.connection() if isinstance(source, Session) else source
+    if conn.dialect.name == "postgresql":
+        from .pg_records import tenant_state_rows
+
+        rows: Any = tenant_state_rows(conn, actor)
+    else:
+        rows = conn.execute(_statement(), {"actor": actor})
     state = TenantState()
-    for package, status, version in conn.execute(_statement(), {"actor": actor}):
+    for package, status, version in rows:
         if package == _ROLE_ROW:
             state.role = status
         else:
