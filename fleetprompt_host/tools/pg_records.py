@@ -6,7 +6,8 @@ SQLAlchemy's execution machinery (compiled-cache lookup, parameter processing, s
 translation, result wrapping) costs about as long as the server does. These statements
 are the ones :mod:`.tenant_state` and :mod:`.steps` build for SQLAlchemy, written out
 once as SQL with explicit casts to the columns' types, and run on the DBAPI connection
-under the caller's connection: in its transaction, or committing on their own in
+under the caller's connection, through a cursor it keeps (:func:`cursor`): in its
+transaction, or committing on their own in
 :meth:`~fleetprompt_host.storage.Database.tenant_autocommit`. Table names are
 unqualified: a tenant connection's ``search_path`` is the tenant's schema (as for
 :mod:`fleetprompt_host.engine.pg_fast`), and its role can reach nothing else.
@@ -23,11 +24,10 @@ from functools import cache
 from typing import Any
 
 import psycopg
-from sqlalchemy import Table
+from sqlalchemy import Table, exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from fleetprompt_host.engine.pg_fast import run
 from fleetprompt_host.storage.models import (
     ExecutionRow,
     ExecutionStepRow,
@@ -65,16 +65,41 @@ TENANT_STATE = (
 )
 
 
-def raw_connection(conn: Connection) -> psycopg.Connection[Any]:
-    """Return the psycopg connection under ``conn``."""
-    raw = conn.connection.driver_connection
+#: Where a pooled connection keeps its cursor for these statements.
+_CURSOR = "fleetprompt_tools_cursor"
+
+
+def cursor(conn: Connection) -> psycopg.Cursor[Any]:
+    """Return the psycopg cursor these statements use on ``conn``'s DBAPI connection.
+
+    Made once per DBAPI connection and kept in its pool entry's ``info`` (which lives as
+    long as that connection, across checkouts): creating a cursor per statement costs
+    about a tenth of a small statement's round trip. A pooled connection serves one
+    thread at a time, and every statement here reads its whole result before the
+    next one runs.
+    """
+    pooled = conn.connection
+    raw = pooled.driver_connection
+    found = pooled.info.get(_CURSOR)
+    if found is not None and found.connection is raw and not found.closed:
+        return found  # type: ignore[no-any-return]
     assert isinstance(raw, psycopg.Connection)
-    return raw
+    made = pooled.info[_CURSOR] = raw.cursor()
+    return made
+
+
+def execute(conn: Connection, statement: str, params: list[Any]) -> psycopg.Cursor[Any]:
+    """Execute ``statement`` on ``conn``'s cursor; a database error surfaces as
+    SQLAlchemy's (as it would from ``conn.execute``)."""
+    try:
+        return cursor(conn).execute(statement, params)
+    except psycopg.Error as error:
+        raise exc.DBAPIError.instance(statement, params, error, psycopg.Error) from error
 
 
 def tenant_state_rows(conn: Connection, actor: str) -> list[tuple[str, str, str | None]]:
     """Return (package, status, version) rows: the actor's role first as package ``""``."""
-    return run(raw_connection(conn), TENANT_STATE, [actor]).fetchall()  # type: ignore[no-any-return]
+    return execute(conn, TENANT_STATE, [actor]).fetchall()
 
 
 def _values(types: dict[str, str]) -> str:
@@ -117,4 +142,4 @@ def insert_execution(
     names = tuple(_STEP_TYPES)
     for step in steps:
         params.extend(_params(step, names, _STEP_JSON))
-    run(raw_connection(conn), execution_with_steps(len(steps)), params)
+    execute(conn, execution_with_steps(len(steps)), params)

@@ -142,3 +142,20 @@ def test_the_tenant_state_read_as_sql_text_equals_the_core_statements(
     assert rows == core
     assert state.inactive() == {"memo": "disabled"} and "notes" in state.active()
     assert state.role == {"user:alice": "owner", "user:bob": "member"}.get(actor)
+
+
+def test_a_pooled_connection_keeps_its_cursor_and_a_replaced_one_gets_a_new_one(
+    pg: Database,
+) -> None:
+    with pg.tenant_autocommit("acme", write=False) as conn:
+        kept = pg_records.cursor(conn)
+        assert pg_records.cursor(conn) is kept
+        raw = conn.connection.driver_connection
+        conn.invalidate()  # the pool replaces this DBAPI connection
+    assert raw.closed
+
+    with pg.tenant_autocommit("acme", write=False) as conn:
+        fresh = pg_records.cursor(conn)
+        rows = pg_records.tenant_state_rows(conn, "user:alice")
+    assert fresh is not kept and fresh.connection is not raw
+    assert ("", "owner", None) in rows
