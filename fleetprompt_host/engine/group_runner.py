@@ -66,7 +66,7 @@ from .statements import (
 GROUP_WINDOW_SECONDS = 0.05
 #: The most directives one group takes: the statements that finish a group grow with
 #: it, and past a few dozen rows they cost more per row than another commit does.
-MAX_GROUP = 20
+MAX_GROUP = 40
 
 
 @dataclass
