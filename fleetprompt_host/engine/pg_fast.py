@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import exc
+from sqlalchemy import Table, exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -29,12 +29,25 @@ _SIGNALS = SignalRow.__table__
 COLUMNS: tuple[str, ...] = tuple(c.name for c in _SIGNALS.c)
 _DATA = COLUMNS.index("data")
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
-# Casts name types without a length: a value too long for its column is then refused by
-# the assignment, as from SQLAlchemy, where CAST(... AS VARCHAR(n)) would truncate it.
-_CASTS = {
-    c.name: getattr(c.type, "impl", c.type).compile(dialect=_DIALECT).split("(")[0]
-    for c in _SIGNALS.c
-}
+
+
+def pg_types(table: Table, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """Column name -> PostgreSQL type name, in column order, for casts in SQL text.
+
+    Without a length: a value too long for its column is then refused by the assignment,
+    as from SQLAlchemy, where ``CAST(... AS VARCHAR(n))`` would truncate it.
+    """
+    return {
+        c.name: getattr(c.type, "impl", c.type)
+        .dialect_impl(_DIALECT)
+        .compile(dialect=_DIALECT)
+        .split("(")[0]
+        for c in table.c
+        if c.name not in skip
+    }
+
+
+_CASTS = pg_types(_SIGNALS)  # type: ignore[arg-type]
 _TABLE = SignalRow.__tablename__
 _COUNTERS = CounterRow.__tablename__
 _NUMBERED = tuple(name for name in COLUMNS if name not in ("seq", "recorded_at"))

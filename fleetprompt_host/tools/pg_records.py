@@ -18,44 +18,15 @@ The rows written are those the Core INSERTs write: the same columns and values, 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
 import psycopg
-from sqlalchemy import Table, exc
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
-from fleetprompt_host.storage.models import (
-    ExecutionRow,
-    ExecutionStepRow,
-    InstallationRow,
-    MemberRow,
-)
-
-_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
-
-
-def _types(table: Table, skip: tuple[str, ...] = ()) -> dict[str, str]:
-    """Column name -> PostgreSQL type name (no length: a value too long is refused by
-    the assignment, as from SQLAlchemy, where a cast to VARCHAR(n) would truncate it)."""
-    return {
-        c.name: getattr(c.type, "impl", c.type)
-        .dialect_impl(_DIALECT)
-        .compile(dialect=_DIALECT)
-        .split("(")[0]
-        for c in table.c
-        if c.name not in skip
-    }
-
-
-_EXECUTION_TYPES = _types(ExecutionRow.__table__)  # type: ignore[arg-type]
-_STEP_TYPES = _types(ExecutionStepRow.__table__, skip=("id",))  # type: ignore[arg-type]
-#: Positions of the JSON documents in each row's parameters (sent as JSON text).
-_EXECUTION_JSON = tuple(i for i, t in enumerate(_EXECUTION_TYPES.values()) if t == "JSONB")
-_STEP_JSON = tuple(i for i, t in enumerate(_STEP_TYPES.values()) if t == "JSONB")
+from fleetprompt_host.engine.pg_records import executions_insert
+from fleetprompt_host.storage.models import InstallationRow, MemberRow
 
 # The role row is marked by an empty package name (see .tenant_state).
 TENANT_STATE = (
@@ -102,44 +73,10 @@ def tenant_state_rows(conn: Connection, actor: str) -> list[tuple[str, str, str 
     return execute(conn, TENANT_STATE, [actor]).fetchall()
 
 
-def _values(types: dict[str, str]) -> str:
-    return "(" + ", ".join(f"CAST(%s AS {t})" for t in types.values()) + ")"
-
-
-@cache
-def execution_with_steps(steps: int) -> str:
-    """The INSERT of one execution and its ``steps`` steps (text, built once per count).
-
-    The execution rides along as a data-modifying CTE, which runs even when no step
-    follows it, so any count is one statement and one round trip.
-    """
-    execution = (
-        f"INSERT INTO {ExecutionRow.__tablename__} ({', '.join(_EXECUTION_TYPES)}) "
-        f"VALUES {_values(_EXECUTION_TYPES)}"
-    )
-    if steps == 0:
-        return execution
-    rows = ", ".join([_values(_STEP_TYPES)] * steps)
-    return (
-        f"WITH fp_execution AS ({execution}) "
-        f"INSERT INTO {ExecutionStepRow.__tablename__} ({', '.join(_STEP_TYPES)}) VALUES {rows}"
-    )
-
-
-def _params(row: dict[str, Any], names: Sequence[str], documents: tuple[int, ...]) -> list[Any]:
-    out = [row[name] for name in names]
-    for position in documents:
-        out[position] = json.dumps(out[position])
-    return out
-
-
 def insert_execution(
     conn: Connection, execution: dict[str, Any], steps: Sequence[dict[str, Any]]
 ) -> None:
     """Insert the execution row and its step rows (as :meth:`ExecutionLog.rows
-    <fleetprompt_host.engine.executions.ExecutionLog.rows>` gives them) in one statement."""
-    params = _params(execution, tuple(_EXECUTION_TYPES), _EXECUTION_JSON)
-    names = tuple(_STEP_TYPES)
-    for step in steps:
-        params.extend(_params(step, names, _STEP_JSON))
-    execute(conn, execution_with_steps(len(steps)), params)
+    <fleetprompt_host.engine.executions.ExecutionLog.rows>` gives them) in one statement,
+    the one a group of directives writes its executions with."""
+    execute(conn, *executions_insert([execution], steps))
