@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, bindparam, func, insert, select, union_all, update
+from sqlalchemy import Update, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from fleetprompt_host.storage.base import new_id, utcnow
@@ -39,8 +39,8 @@ from .statements import (
     EXECUTION_INSERT,
     STEP_INSERT,
     dialect_of,
+    execution_inserts,
     execution_with_steps,
-    typed_param,
 )
 
 _EXECUTIONS: Any = ExecutionRow.__table__
@@ -211,26 +211,13 @@ def _bound(execution: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, 
 
 @functools.cache
 def _update_with_execution(statement: Update, steps: int) -> Update:
-    """PostgreSQL: ``statement`` with the execution and ``steps`` steps inserted as CTEs.
-
-    Binds as :func:`~fleetprompt_host.engine.statements.execution_with_steps` does.
-    """
-    execution = (
-        insert(_EXECUTIONS)
-        .values({c.name: bindparam(f"e_{c.name}", type_=c.type) for c in _EXECUTIONS.c})
-        .cte("fp_fenced_execution")
-    )
-    names = [c.name for c in _STEPS.c if c.name != "id"]
-    rows = [
-        select(*[typed_param(f"s{n}_{name}", _STEPS.c[name].type) for name in names])
-        for n in range(steps)
-    ]
-    source = rows[0] if steps == 1 else union_all(*rows)
+    """PostgreSQL: ``statement`` with the execution and ``steps`` steps inserted as CTEs
+    (bound as :func:`~fleetprompt_host.engine.statements.execution_inserts` says)."""
+    execution, inserted = execution_inserts(steps)
     # Data-modifying CTEs must sit at the top level: both hang off the UPDATE. The steps
     # reference the execution row, so its CTE goes first; PostgreSQL checks the foreign key
     # at the end of the statement.
-    inserted = insert(_STEPS).from_select(names, source).cte("fp_fenced_steps")
-    return statement.add_cte(execution, inserted)
+    return statement.add_cte(execution.cte("fp_fenced_execution"), inserted.cte("fp_fenced_steps"))
 
 
 def error_doc(exc: BaseException) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.expression import Executable, Insert
 
 from fleetprompt_host.storage.models import (
     CounterRow,
@@ -254,16 +254,11 @@ def typed_param(name: str, type_: Any) -> Any:
     return cast(bindparam(name, type_=type_), type_)
 
 
-@functools.cache
-def execution_with_steps(steps: int) -> Executable:
-    """PostgreSQL: insert an execution and its ``steps`` steps in one statement.
-
-    Binds the execution's columns as ``:e_<column>`` and each step's as ``:s<n>_<column>``.
-    """
-    execution = (
-        insert(_EXECUTIONS)
-        .values({c.name: bindparam(f"e_{c.name}", type_=c.type) for c in _EXECUTIONS.c})
-        .cte("fp_execution")
+def execution_inserts(steps: int) -> tuple[Insert, Insert]:
+    """The INSERT of an execution, bound as ``:e_<column>``, and the INSERT ... SELECT of
+    its ``steps`` steps, bound as ``:s<n>_<column>``: pieces of one-statement writes."""
+    execution = insert(_EXECUTIONS).values(
+        {c.name: bindparam(f"e_{c.name}", type_=c.type) for c in _EXECUTIONS.c}
     )
     names = [c.name for c in _STEPS.c if c.name != "id"]
     # INSERT ... SELECT (not a multi-row VALUES, which SQLAlchemy cannot cache compiled).
@@ -273,7 +268,15 @@ def execution_with_steps(steps: int) -> Executable:
         for n in range(steps)
     ]
     source = rows[0] if steps == 1 else union_all(*rows)
-    return insert(_STEPS).from_select(names, source).add_cte(execution)
+    return execution, insert(_STEPS).from_select(names, source)
+
+
+@functools.cache
+def execution_with_steps(steps: int) -> Executable:
+    """PostgreSQL: insert an execution and its ``steps`` steps in one statement (bound as
+    :func:`execution_inserts` says)."""
+    execution, inserted = execution_inserts(steps)
+    return inserted.add_cte(execution.cte("fp_execution"))
 
 
 def active_packages_json(dialect: str) -> Any:
