@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import statistics
 import sys
@@ -35,6 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from postgres_server import bench_server
 from report import report
 
 from fleetprompt_host.registry import PackageRegistry
@@ -58,7 +58,6 @@ ANSWER = (
     "Take an umbrella if you go out before six; the wind is light, so a small one will do. "
     "Tomorrow looks dry and a little warmer, around 17 degrees, with sun after ten. "
 ) * 2
-URL_ENV = "FLEETPROMPT_BENCH_POSTGRES_URL"
 
 weather = Package("fpchat")
 
@@ -373,13 +372,8 @@ def bench_dispatch_postgres(quick: bool) -> None:
     import psycopg
     from sqlalchemy.engine import make_url
 
-    from fleetprompt_host.testing.postgres import PostgresServer
-
-    admin = make_url(os.environ.get(URL_ENV) or "postgresql+psycopg://postgres@127.0.0.1/postgres")
-    server = PostgresServer(admin.set(drivername="postgresql+psycopg"))
-    reason = server.unreachable_reason()
-    if reason:
-        print(f"skipped PostgreSQL figures: {reason}")
+    server = bench_server()
+    if server is None:
         return
     url = server.create_database("fp_bench_chat")
     try:

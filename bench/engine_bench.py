@@ -45,8 +45,8 @@ from engine_bench_parts import (
     start_ready,
     wait_all,
 )
+from postgres_server import bench_server
 from sqlalchemy import text, update
-from sqlalchemy.engine import make_url
 
 from fleetprompt_host.discovery import discover
 from fleetprompt_host.engine import scheduler
@@ -60,7 +60,6 @@ from fleetprompt_host.storage.models import DirectiveRow
 from fleetprompt_host.testing.postgres import PostgresServer
 from fleetprompt_sdk.models import Actor
 
-URL_ENV = "FLEETPROMPT_BENCH_POSTGRES_URL"
 TENANT = "bench"
 BATCH = 100
 
@@ -389,11 +388,8 @@ def _wait_succeeded(db: Database, directive_id: str) -> None:
 
 
 def bench_postgres(registry: PackageRegistry, site: Path, quick: bool) -> None:
-    admin = make_url(os.environ.get(URL_ENV) or "postgresql+psycopg://postgres@127.0.0.1/postgres")
-    server = PostgresServer(admin.set(drivername="postgresql+psycopg"))
-    reason = server.unreachable_reason()
-    if reason:
-        print(f"skipped PostgreSQL figures: {reason}")
+    server = bench_server()
+    if server is None:
         return
     url = server.create_database("fp_bench_engine")
     env = dict(os.environ, PYTHONPATH=str(site), FLEETPROMPT_PACKAGES="fpbench")

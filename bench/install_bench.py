@@ -28,13 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from postgres_server import bench_server
 from report import report
 from sqlalchemy.engine import make_url
 
 from fleetprompt_host.storage import Database
-from fleetprompt_host.testing.postgres import PostgresServer
 
-URL_ENV = "FLEETPROMPT_BENCH_POSTGRES_URL"
 PACKAGES = (("crm", ()), ("forums", ()), ("helpdesk", ("webhook_token=bench-token-0123456789",)))
 ACTOR = "system:bench"
 
@@ -124,11 +123,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--tenants", type=int, default=None, help="number of tenants")
     args = parser.parse_args(argv)
     count = args.tenants or (20 if args.quick else 1000)
-    admin = make_url(os.environ.get(URL_ENV) or "postgresql+psycopg://postgres@127.0.0.1/postgres")
-    server = PostgresServer(admin.set(drivername="postgresql+psycopg"))
-    reason = server.unreachable_reason()
-    if reason:
-        print(f"skipped: {reason}")
+    server = bench_server("the benchmark")
+    if server is None:
         return 0
     home = tempfile.mkdtemp(prefix="fp-install-bench-")
     os.environ["FLEETPROMPT_HOME"] = home

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import resource
 import statistics
 import sys
@@ -37,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from postgres_server import bench_server
 from report import report, timeit
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -46,9 +46,6 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from fleetprompt_host.storage import TENANT_SCHEMA, Database, TenantBase
 from fleetprompt_host.storage.models import CounterRow, RecordRow, allocate
 from fleetprompt_host.storage.postgres_backend import SCHEMAS_PER_HOST_CONNECTION
-from fleetprompt_host.testing.postgres import PostgresServer
-
-URL_ENV = "FLEETPROMPT_BENCH_POSTGRES_URL"
 
 
 def tenant_ddl(dialect: object, schema: str | None) -> list[str]:
@@ -79,11 +76,8 @@ def per_call(fn: Callable[[int], object], count: int) -> float:
 
 
 def bench_postgres(quick: bool) -> None:
-    admin = make_url(os.environ.get(URL_ENV) or "postgresql+psycopg://postgres@127.0.0.1/postgres")
-    server = PostgresServer(admin.set(drivername="postgresql+psycopg"))
-    reason = server.unreachable_reason()
-    if reason:
-        print(f"skipped PostgreSQL figures: {reason}")
+    server = bench_server()
+    if server is None:
         return
     url = server.create_database("fp_bench")
     try:
