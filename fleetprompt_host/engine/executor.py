@@ -11,12 +11,6 @@ from .claims import ClaimedWork
 #: Runs one claimed item; returns a short outcome label (``succeeded``, ``retry`` ...).
 Executor = Callable[[Database, ClaimedWork], str | None]
 
-#: Runs a prefix of claimed directives of one tenant together (see
-#: :mod:`.group_runner`); returns, in order, the label or the exception of each item run.
-GroupExecutor = Callable[
-    [Database, Sequence[ClaimedWork], Callable[[], bool]], list[str | Exception | None]
-]
-
 
 class EngineExecutor:
     """The executor running items through the engine's runner; groups directives."""

@@ -61,9 +61,8 @@ from .statements import (
     dialect_of,
     directives_succeeded,
 )
+from .worker_options import GROUP_WINDOW_SECONDS
 
-#: How long a group keeps taking directives before it commits (a worker's default).
-GROUP_WINDOW_SECONDS = 0.05
 #: The most directives one group takes: the statements that finish a group grow with
 #: it, and past a few dozen rows they cost more per row than another commit does.
 MAX_GROUP = 40
@@ -203,7 +202,7 @@ def _run_together(
             except Exception as exc:
                 raise _Abort(index, exc, log) from exc
             ran.append(_Ran(directive_id, claim, row, log, result, ctx))
-            if getattr(ctx, "holds_signal_order", False):
+            if ctx.holds_signal_order:
                 break
         _finish_all(session, registry, tenant, ran)
     return [

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 #: A full batch done within this many seconds doubles the tenant's next batch; a slower
 #: turn halves it (down to ``batch_size``).
 FAST_TURN_SECONDS = 0.5
+#: How long a group of directives keeps taking claimed ones before it commits.
+GROUP_WINDOW_SECONDS = 0.05
 
 
 @dataclass
@@ -27,7 +29,7 @@ class WorkerOptions:
     shutdown_grace_seconds: float = 30.0
     #: How long one transaction keeps taking claimed directives (group commit, see
     #: :mod:`.group_runner`); 0 runs every directive in a transaction of its own.
-    group_seconds: float = 0.05
+    group_seconds: float = GROUP_WINDOW_SECONDS
     name: str | None = None
 
 
