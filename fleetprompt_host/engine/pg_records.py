@@ -1,15 +1,19 @@
 """PostgreSQL: write execution records and their steps in one statement.
 
 A group of directives (:mod:`.group_runner`) ends with an execution per directive, and
-a tool call (:mod:`fleetprompt_host.tools.steps`) with one. Each column travels as one
-array and the server zips the arrays back into rows (``unnest``), so the statement text
-never changes with the number of rows: psycopg parses it once and the server prepares
-it once. The rows are those the Core INSERTs would write (JSON ``null`` for absent
-documents, as the JSON columns store ``None``).
+a tool call (:mod:`fleetprompt_host.tools.steps`) with one. For a group, each column
+travels as one array and the server zips the arrays back into rows (``unnest``), so the
+statement text never changes with the number of rows: psycopg parses it once and the
+server prepares it once. One execution with a few steps (a tool call, a directive run
+alone) goes as plain ``VALUES`` rows instead, one statement text per step count: for so
+few rows, building and unpacking the arrays costs about half again the whole insert.
+The rows are those the Core INSERTs would write (JSON ``null`` for absent documents, as
+the JSON columns store ``None``).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -44,6 +48,38 @@ _INSERT_WITH_STEPS = (
 )
 
 
+#: Up to this many steps, one execution is written as ``VALUES`` rows.
+MAX_VALUES_STEPS = 4
+
+
+def _cast_row(columns: dict[str, str]) -> str:
+    return "(" + ", ".join(f"CAST(%s AS {type_})" for type_ in columns.values()) + ")"
+
+
+@functools.cache
+def _values_insert(steps: int) -> str:
+    """One execution and ``steps`` steps as ``VALUES`` rows (see the module doc)."""
+    execution = (
+        f"INSERT INTO {ExecutionRow.__tablename__} ({', '.join(_EXECUTIONS)}) "
+        f"VALUES {_cast_row(_EXECUTIONS)}"
+    )
+    if not steps:
+        return execution
+    rows = ", ".join([_cast_row(_STEPS)] * steps)
+    return (
+        f"WITH fp_executions AS ({execution}) "
+        f"INSERT INTO {ExecutionStepRow.__tablename__} ({', '.join(_STEPS)}) VALUES {rows}"
+    )
+
+
+def _flat(rows: Sequence[dict[str, Any]], columns: dict[str, str]) -> list[Any]:
+    return [
+        json.dumps(row[name], separators=(",", ":")) if name in _JSON else row[name]
+        for row in rows
+        for name in columns
+    ]
+
+
 def _arrays(rows: Sequence[dict[str, Any]], columns: dict[str, str]) -> list[list[Any]]:
     arrays: list[list[Any]] = []
     for name in columns:
@@ -60,6 +96,8 @@ def executions_insert(
     """The statement and parameters inserting ``executions`` and their ``steps`` (rows as
     :meth:`~fleetprompt_host.engine.executions.ExecutionLog.rows` gives them, any
     number of steps, none included), for a psycopg cursor."""
+    if len(executions) == 1 and len(steps) <= MAX_VALUES_STEPS:
+        return _values_insert(len(steps)), _flat(executions, _EXECUTIONS) + _flat(steps, _STEPS)
     if not steps:
         return _INSERT_EXECUTIONS, _arrays(executions, _EXECUTIONS)
     return _INSERT_WITH_STEPS, _arrays(executions, _EXECUTIONS) + _arrays(steps, _STEPS)

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Table, exc, func, insert, select, update
 
 from fleetprompt_host.engine.executions import ExecutionLog
+from fleetprompt_host.engine.pg_records import MAX_VALUES_STEPS
 from fleetprompt_host.storage import Database
 from fleetprompt_host.storage.models import ExecutionRow, ExecutionStepRow, InstallationRow
 from fleetprompt_host.tools import pg_records
@@ -64,7 +65,8 @@ def _stored(db: Database, execution_id: str) -> tuple[dict[str, Any], list[dict[
     return execution, steps
 
 
-@pytest.mark.parametrize("count", [0, 1, 3])
+# Up to MAX_VALUES_STEPS steps the rows go as VALUES, beyond as unnest arrays.
+@pytest.mark.parametrize("count", [0, 1, 3, MAX_VALUES_STEPS, MAX_VALUES_STEPS + 2])
 def test_an_execution_written_as_sql_text_stores_what_the_core_inserts_store(
     pg: Database, count: int
 ) -> None:
