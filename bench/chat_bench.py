@@ -12,8 +12,9 @@ scripted local OpenAI-compatible server (:mod:`fleetprompt_host.testing.llm_serv
   switches it on, since it records its own steps);
 - **tool dispatch**: ``tools call`` of a read tool through the full path (catalog,
   validation, permission check, execution record) vs. a bare single-row INSERT + COMMIT
-  on the same database (target <= 2x), on SQLite and PostgreSQL. A third line shows the
-  floor: one INSERT through FleetPrompt's tenant session.
+  on the same database (target <= 2x), on SQLite and PostgreSQL. Further lines show the
+  floor, one INSERT through FleetPrompt's tenant session, and where a call's time goes:
+  its catalog read alone and its execution record alone.
 
 ``--quick`` runs a few turns for CI. PostgreSQL comes from
 ``FLEETPROMPT_BENCH_POSTGRES_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432``).
@@ -52,6 +53,19 @@ from fleetprompt_sdk.manifest import Manifest
 
 TENANT = "bench"
 ACTOR = "user:alice"
+#: What a call of ``fpchat__lookup`` records (for the record-alone figure).
+RECORD_SUMMARY = {"tool": "fpchat__lookup", "call_id": "cli-0123456789abcdef"}
+RECORD_INPUT = {
+    "call_id": "cli-0123456789abcdef",
+    "arguments": {"city": "Paris"},
+    "arguments_hash": "0" * 64,
+    "effect": "read",
+    "idempotency_key": "tool:" + "0" * 48,
+}
+RECORD_OUTPUT = {
+    "status": "ok",
+    "output": {"city": "Paris", "days": 1, "celsius": 14, "rain": True, "wind_kmh": 9},
+}
 QUESTION = "What is the weather in Paris, and should I take an umbrella?"
 ANSWER = (
     "In Paris it is 14 degrees with light rain this afternoon, clearing in the evening. "
@@ -313,7 +327,8 @@ def _dispatch_lines(
     from sqlalchemy import insert
 
     from fleetprompt_host.storage.models import RecordRow
-    from fleetprompt_host.tools.runtime import call_tool
+    from fleetprompt_host.tools.runtime import call_tool, open_catalog
+    from fleetprompt_host.tools.steps import ExecutionRecorder
 
     def tool_call(i: int) -> None:
         outcome = call_tool(db, registry, TENANT, ACTOR, "fpchat__lookup", {"city": "Paris"})
@@ -327,7 +342,25 @@ def _dispatch_lines(
                 )
             )
 
-    took = _medians({"tool": tool_call, "bare": bare, "insert": one_insert}, count)
+    def catalog(i: int) -> None:
+        open_catalog(db, registry, TENANT, ACTOR)
+
+    def record(i: int) -> None:
+        # The record a read tool's call writes: one execution, one tool_call step.
+        recorder = ExecutionRecorder(db, TENANT, "tool", actor=ACTOR, summary=RECORD_SUMMARY)
+        recorder.add("tool_call", "fpchat__lookup", input=RECORD_INPUT, output=RECORD_OUTPUT)
+        recorder.finish("succeeded")
+
+    took = _medians(
+        {
+            "tool": tool_call,
+            "bare": bare,
+            "insert": one_insert,
+            "catalog": catalog,
+            "record": record,
+        },
+        count,
+    )
     report(
         f"{label} tools call, read tool, full path",
         took["tool"],
@@ -343,6 +376,19 @@ def _dispatch_lines(
         took["tool"],
         "one INSERT via tenant_session",
         took["insert"],
+    )
+    # Where a call's time goes: its two statements, each on its own.
+    report(
+        f"{label} the call's catalog read alone",
+        took["catalog"],
+        "bare INSERT+COMMIT",
+        took["bare"],
+    )
+    report(
+        f"{label} the call's execution record alone",
+        took["record"],
+        "bare INSERT+COMMIT",
+        took["bare"],
     )
 
 
