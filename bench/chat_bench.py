@@ -1,7 +1,8 @@
 """Chat benchmarks: the chat loop's own cost per round, and one tool call's full path.
 
 Every figure is printed next to a baseline measured in the same run, against the same
-scripted local OpenAI-compatible server (:mod:`fleetprompt_host.testing.llm_server`):
+scripted local OpenAI-compatible server (:mod:`fleetprompt_host.testing.llm_server`, run
+in a process of its own: :mod:`llm_server_process`):
 
 - **chat-loop overhead per round**, the server's own time subtracted: FleetPrompt's loop
   (tool catalog, validation, dispatch, durable conversation and execution records) vs.
@@ -35,6 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from llm_server_process import ServerProcess
 from postgres_server import bench_server
 from report import report
 
@@ -43,7 +45,6 @@ from fleetprompt_host.storage import Database
 from fleetprompt_host.testing.llm_server import (
     ReceivedRequest,
     Reply,
-    ScriptedLLMServer,
     ToolCallScript,
     text_reply,
     tool_calls_reply,
@@ -214,7 +215,7 @@ def openai_loop(base: str, tools: list[dict[str, Any]]) -> Callable[[], None]:
 
 
 def overhead_per_round(
-    server: ScriptedLLMServer, turns: dict[str, Callable[[], None]], count: int, rounds: int = 2
+    server: ServerProcess, turns: dict[str, Callable[[], None]], count: int, rounds: int = 2
 ) -> dict[str, float]:
     """Median seconds per round of each loop, the server's own time subtracted.
 
@@ -241,7 +242,7 @@ def bench_chat(quick: bool) -> None:
     litellm = load_litellm()
     registry = _registry()
     count = 10 if quick else 60
-    with tempfile.TemporaryDirectory() as tmp, ScriptedLLMServer(_responder) as server:
+    with tempfile.TemporaryDirectory() as tmp, ServerProcess(_responder) as server:
         db = Database(f"sqlite:///{tmp}/fleetprompt.sqlite")
         _setup(db)
         from fleetprompt_host.tools.runtime import open_catalog
