@@ -31,6 +31,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent import futures
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -214,24 +216,70 @@ def openai_loop(base: str, tools: list[dict[str, Any]]) -> Callable[[], None]:
     return _hand_loop(create, tools)
 
 
+class BackgroundWork:
+    """The work litellm leaves on its logging threads after a call, waited for.
+
+    After each call litellm runs its success logging (and, with streaming logging on,
+    per-chunk logging) on a thread pool. A turn's background work would otherwise run
+    during the next turn measured, which is another loop's: :meth:`wait` lets each turn
+    pay for its own, whatever order the loops run in.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[Future[Any]] = []
+        try:
+            from litellm.litellm_core_utils import thread_pool_executor
+        except ImportError:  # a litellm that logs on threads of its own: nothing to track
+            self._executor = None
+            return
+        self._executor = thread_pool_executor.executor
+        self._submit = self._executor.submit
+        self._executor.submit = self._track  # type: ignore[method-assign]
+
+    def _track(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future = self._submit(fn, *args, **kwargs)
+        self._pending.append(future)
+        return future
+
+    def wait(self) -> None:
+        """Return once everything submitted so far has finished."""
+        while self._pending:
+            pending, self._pending = self._pending, []
+            futures.wait(pending)
+
+    def close(self) -> None:
+        """Stop tracking (litellm's own submit again)."""
+        self.wait()
+        if self._executor is not None:
+            self._executor.submit = self._submit  # type: ignore[method-assign]
+
+
 def overhead_per_round(
     server: ServerProcess, turns: dict[str, Callable[[], None]], count: int, rounds: int = 2
 ) -> dict[str, float]:
     """Median seconds per round of each loop, the server's own time subtracted.
 
     The loops run interleaved, one turn each in turn, so machine noise hits them alike.
+    Each turn starts with no background work left by another and ends when its own is
+    done (:class:`BackgroundWork`).
     """
+    background = BackgroundWork()
     samples: dict[str, list[float]] = {name: [] for name in turns}
-    for turn in turns.values():  # warm up: imports, connections, caches
-        for _ in range(3):
-            turn()
-    for _ in range(count):
-        for name, turn in turns.items():
-            served = server.handled_seconds
-            started = time.perf_counter()
-            turn()
-            wall = time.perf_counter() - started
-            samples[name].append((wall - (server.handled_seconds - served)) / rounds)
+    try:
+        for turn in turns.values():  # warm up: imports, connections, caches
+            for _ in range(3):
+                turn()
+        for _ in range(count):
+            for name, turn in turns.items():
+                background.wait()
+                served = server.handled_seconds
+                started = time.perf_counter()
+                turn()
+                background.wait()
+                wall = time.perf_counter() - started
+                samples[name].append((wall - (server.handled_seconds - served)) / rounds)
+    finally:
+        background.close()
     return {name: statistics.median(values) for name, values in samples.items()}
 
 

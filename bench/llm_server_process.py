@@ -54,10 +54,20 @@ class ServerProcess:
         )
         self._process.start()
         child.close()
-        if not self._pipe.poll(60):
+        try:
+            if not self._pipe.poll(60):
+                raise RuntimeError("the scripted LLM server process did not start within 60 s")
+            self.base_url: str = self._pipe.recv()
+        except EOFError:
             self.stop()
-            raise RuntimeError("the scripted LLM server process did not start within 60 s")
-        self.base_url: str = self._pipe.recv()
+            raise RuntimeError(
+                "the scripted LLM server process ended before it started serving "
+                "(a spawned child imports the main module: is its work under "
+                "`if __name__ == '__main__'`?)"
+            ) from None
+        except BaseException:
+            self.stop()
+            raise
 
     @property
     def handled_seconds(self) -> float:
