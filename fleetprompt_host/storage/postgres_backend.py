@@ -25,6 +25,7 @@ from .backend import Backend, TenantHandle, TenantInitializer
 from .base import HOST_SCHEMA, TENANT_SCHEMA
 from .models.host import TenantRow
 from .models.signals import SignalRow
+from .tenant_engines import SharedDialectEngines
 
 #: A host connection is replaced after touching this many tenant schemas, which bounds
 #: the catalog caches a long-lived backend accumulates (see bench/storage_bench.py).
@@ -64,6 +65,9 @@ class PostgresBackend(Backend):
         )
         self.host_translate_map = {}
         self._tenant_pool = {"pool_size": tenant_pool_size, "max_overflow": tenant_max_overflow}
+        # No tenant column is HSTORE; looking its type up would cost a catalog query on
+        # a new connection (about a quarter of a cold session, bench/storage_bench.py).
+        self._tenant_engines = SharedDialectEngines(self.url, use_native_hstore=False)
         self._superuser: bool | None = None
 
         @event.listens_for(self.host_engine, "checkout")
@@ -196,15 +200,10 @@ class PostgresBackend(Backend):
     def open_tenant(self, row: TenantRow) -> TenantHandle:
         """Return a handle whose engine logs in as the tenant's own role."""
         url = self.url.set(username=row.db_role, password=row.db_password)
-        engine = create_engine(
+        engine = self._tenant_engines.engine(
             url,
             connect_args={"options": f"-c search_path={row.schema_name}"},
-            # No tenant column is HSTORE; looking its type up costs every new tenant
-            # engine a catalog query on its first connection (about a quarter of a cold
-            # session, measured in bench/storage_bench.py's cycling figure).
-            use_native_hstore=False,
-            pool_pre_ping=False,
-            pool_recycle=3600,
+            recycle=3600,
             **self._tenant_pool,
         )
         return TenantHandle(row.slug, row.schema_name, engine, {TENANT_SCHEMA: row.schema_name})

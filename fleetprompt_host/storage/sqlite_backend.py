@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, delete, event, exc
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from . import migrate, sqlite_dialect, sqlite_template
@@ -26,6 +26,7 @@ from .base import HOST_SCHEMA, TENANT_SCHEMA
 from .models.host import TenantRow
 from .models.signals import SignalRow
 from .sqlite_guard import install as install_guard
+from .tenant_engines import SharedDialectEngines
 
 BUSY_TIMEOUT_MS = 30_000
 _TENANT_MAP: dict[str, str | None] = {TENANT_SCHEMA: None}
@@ -38,20 +39,26 @@ def _engine(
     guarded: bool,
     wal: bool,
     readonly: bool = False,
+    shared: SharedDialectEngines | None = None,
     **options: Any,
 ) -> Engine:
     """Return an engine on ``path`` with FleetPrompt's dialect and per-connection pragmas.
 
     The dialect emits each transaction's BEGIN (see :mod:`.sqlite_dialect`); the only
     listener is the pool's ``connect``, so SQLAlchemy dispatches no connection events.
-    A ``readonly`` engine's connections are ``query_only`` from the start.
+    A ``readonly`` engine's connections are ``query_only`` from the start. With
+    ``shared``, the engine shares its dialect and compiled statements with the other
+    tenants' (:mod:`.tenant_engines`).
     """
     mode = "rwc" if create else "rw"
-    engine = create_engine(
-        f"sqlite+{sqlite_dialect.DRIVER}:///file:{quote(str(path))}?mode={mode}&uri=true",
-        connect_args={"factory": sqlite_dialect.FleetPromptConnection},
-        **options,
+    url = make_url(
+        f"sqlite+{sqlite_dialect.DRIVER}:///file:{quote(str(path))}?mode={mode}&uri=true"
     )
+    connect_args = {"factory": sqlite_dialect.FleetPromptConnection}
+    if shared is None:
+        engine = create_engine(url, connect_args=connect_args, **options)
+    else:
+        engine = shared.engine(url, connect_args=connect_args, **options)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, record: Any) -> None:
@@ -79,8 +86,6 @@ class SqliteBackend(Backend):
     name = "sqlite"
 
     def __init__(self, url: str, *, pool_size: int = 1, max_overflow: int = 4) -> None:
-        from sqlalchemy.engine import make_url
-
         self.host_path = Path(str(make_url(url).database)).expanduser().resolve()
         self.host_path.parent.mkdir(parents=True, exist_ok=True)
         stem = self.host_path.stem
@@ -96,6 +101,7 @@ class SqliteBackend(Backend):
             schema_translate_map=self.host_translate_map
         )
         self._pool: dict[str, Any] = {"pool_size": pool_size, "max_overflow": max_overflow}
+        self._tenant_engines = SharedDialectEngines(make_url(f"sqlite+{sqlite_dialect.DRIVER}://"))
 
     # -- host ---------------------------------------------------------------------------
 
@@ -205,10 +211,20 @@ class SqliteBackend(Backend):
     def open_tenant(self, row: TenantRow) -> TenantHandle:
         """Return a handle on a pooled, guarded engine for the tenant's file."""
         path = self.tenant_path(row.schema_name)
-        engine = _engine(path, create=False, guarded=True, wal=True, **self._pool)
+        engine = _engine(
+            path, create=False, guarded=True, wal=True, shared=self._tenant_engines, **self._pool
+        )
         # Read-only sessions get connections of their own, query_only for life: a
         # connection switching modes would run a pragma at every switch (~20 us).
-        reader = _engine(path, create=False, guarded=True, wal=True, readonly=True, **self._pool)
+        reader = _engine(
+            path,
+            create=False,
+            guarded=True,
+            wal=True,
+            readonly=True,
+            shared=self._tenant_engines,
+            **self._pool,
+        )
         extra = {"path": str(path), "identity": _identity(str(path))}
         return TenantHandle(row.slug, row.schema_name, engine, _TENANT_MAP, extra, reader)
 

@@ -79,6 +79,28 @@ def test_a_statement_is_compiled_once_for_every_session_of_a_tenant(db: Database
     assert outcomes[1:] == [dialect.CACHE_HIT] * 2
 
 
+def test_a_statement_compiled_for_one_tenant_serves_the_next_with_its_own_rows(
+    db: Database,
+) -> None:
+    for slug in ("acme", "beta"):
+        db.create_tenant(slug)
+        _write(db, slug, f"{slug}-only")
+    query = select(RecordRow.key).where(RecordRow.collection == "c")
+    found: dict[str, list[str]] = {}
+    outcomes = []
+    for slug in ("acme", "beta"):
+        with db.tenant_session(slug, readonly=True) as session:
+            result = session.connection().execute(query)
+            outcomes.append(result.context.cache_hit)
+            found[slug] = list(result.scalars())
+    # One compiled form, and each tenant still reads its own table through it.
+    assert outcomes[1] == db.backend.host_engine.dialect.CACHE_HIT
+    assert found == {"acme": ["acme-only"], "beta": ["beta-only"]}
+    engines = [db._handles.get(slug) for slug in ("acme", "beta")]
+    assert all(handle is not None for handle in engines)
+    assert engines[0].engine is not engines[1].engine  # type: ignore[union-attr]
+
+
 def test_a_cached_tenant_is_not_looked_up_in_the_registry_again_until_forgotten(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
