@@ -7,9 +7,10 @@ controls (fail N times, run a hook mid-run) and record what they saw.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import func, select
@@ -173,6 +174,33 @@ def build_mailer(behaviour: Behaviour) -> Package:
         behaviour.delivered.append(("send", signal.seq, signal.type))
 
     return mailer
+
+
+T = TypeVar("T")
+
+
+def all_at_once(count: int, work: Callable[[int], T]) -> list[T]:
+    """Run ``work(0)`` ... ``work(count - 1)`` on as many threads released together;
+    return their results, and raise the first error any of them raised."""
+    barrier = threading.Barrier(count)
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait()
+            results.append(work(n))
+        except BaseException as error:  # pragma: no cover - raised below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +23,8 @@ from fleetprompt_sdk.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+
+from .conftest import all_at_once
 
 
 def test_a_request_records_the_directive_and_its_requested_signal_together(engine: Any) -> None:
@@ -190,23 +191,8 @@ def test_an_admin_may_request_what_needs_admin_and_an_agent_gets_its_users_role(
 
 
 def test_concurrent_requests_with_one_key_yield_one_directive(engine: Any) -> None:
-    ids: list[str] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(6)
+    ids = all_at_once(6, lambda _: engine.request(key="same").id)
 
-    def request_once() -> None:
-        try:
-            barrier.wait()
-            ids.append(engine.request(key="same").id)
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=request_once) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
     assert len(set(ids)) == 1 and len(ids) == 6
     assert engine.count(DirectiveRow) == 1
     assert engine.signal_types() == ["directive.requested"]

@@ -13,6 +13,8 @@ from fleetprompt_host.storage.models import CounterRow, DeliveryRow, SignalRow
 from fleetprompt_sdk.errors import InvalidInputError
 from fleetprompt_sdk.models import Actor, Subject
 
+from .conftest import all_at_once
+
 
 def test_emitted_signals_get_consecutive_seq_and_are_returned_as_created(engine: Any) -> None:
     first, created = engine.emit("shop.order.noted", {"n": 1})
@@ -117,25 +119,13 @@ def test_source_event_id_dedupes_facts_imported_from_outside(engine: Any) -> Non
 
 
 def test_concurrent_emits_with_one_dedupe_key_yield_one_signal_and_no_gap(engine: Any) -> None:
-    results: list[tuple[str, bool]] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(6)
+    def emit_once(n: int) -> tuple[str, bool]:
+        signal, created = engine.emit("shop.order.placed", {"order": str(n)}, dedupe_key="race")
+        engine.emit("shop.order.noted", {"n": n})
+        return signal.id, created
 
-    def emit_once(n: int) -> None:
-        try:
-            barrier.wait()
-            signal, created = engine.emit("shop.order.placed", {"order": str(n)}, dedupe_key="race")
-            results.append((signal.id, created))
-            engine.emit("shop.order.noted", {"n": n})
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
+    results = all_at_once(6, emit_once)
 
-    threads = [threading.Thread(target=emit_once, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
     assert len({signal_id for signal_id, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     assert [s.seq for s in engine.signals()] == list(range(1, 8))

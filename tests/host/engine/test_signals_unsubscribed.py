@@ -6,13 +6,14 @@ numbers, deduplicates, stores and returns exactly as the general path does.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from fleetprompt_host.engine.signals import to_model
 from fleetprompt_host.storage.models import DeliveryRow, SignalRow
 from fleetprompt_sdk.models import Actor, Subject
+
+from .conftest import all_at_once
 
 LONELY = "billing.invoice.sent"  # no package subscribes to billing.*
 
@@ -63,25 +64,13 @@ def test_a_dedupe_key_or_source_event_returns_the_stored_signal_and_writes_nothi
 
 
 def test_concurrent_emits_of_one_dedupe_key_yield_one_signal_and_no_gap(engine: Any) -> None:
-    results: list[tuple[str, bool]] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(5)
+    def emit_once(n: int) -> tuple[str, bool]:
+        signal, created = engine.emit(LONELY, {"n": n}, dedupe_key="race")
+        engine.emit(LONELY, {"n": n})
+        return signal.id, created
 
-    def emit_once(n: int) -> None:
-        try:
-            barrier.wait()
-            signal, created = engine.emit(LONELY, {"n": n}, dedupe_key="race")
-            results.append((signal.id, created))
-            engine.emit(LONELY, {"n": n})
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
+    results = all_at_once(5, emit_once)
 
-    threads = [threading.Thread(target=emit_once, args=(n,)) for n in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
     assert len({signal_id for signal_id, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     assert [s.seq for s in engine.signals()] == list(range(1, 7))
