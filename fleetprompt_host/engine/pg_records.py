@@ -14,7 +14,6 @@ the JSON columns store ``None``).
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from fleetprompt_host.storage.models import ExecutionRow, ExecutionStepRow
 
+from .jsonsafe import compact_json
 from .pg_fast import pg_types, raw_connection, run
 
 _EXECUTIONS = pg_types(ExecutionRow.__table__)  # type: ignore[arg-type]
@@ -72,22 +72,17 @@ def _values_insert(steps: int) -> str:
     )
 
 
+def _value(row: dict[str, Any], name: str) -> Any:
+    # Documents were redacted into plain JSON (depth-bounded, no cycles) by the log.
+    return compact_json(row[name]) if name in _JSON else row[name]
+
+
 def _flat(rows: Sequence[dict[str, Any]], columns: dict[str, str]) -> list[Any]:
-    return [
-        json.dumps(row[name], separators=(",", ":")) if name in _JSON else row[name]
-        for row in rows
-        for name in columns
-    ]
+    return [_value(row, name) for row in rows for name in columns]
 
 
 def _arrays(rows: Sequence[dict[str, Any]], columns: dict[str, str]) -> list[list[Any]]:
-    arrays: list[list[Any]] = []
-    for name in columns:
-        if name in _JSON:
-            arrays.append([json.dumps(row[name], separators=(",", ":")) for row in rows])
-        else:
-            arrays.append([row[name] for row in rows])
-    return arrays
+    return [[_value(row, name) for row in rows] for name in columns]
 
 
 def executions_insert(
